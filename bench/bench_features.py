@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     from novosky.data import synthetic_ohlcv, sample
-    from novosky.features import compute_features, latest_features, default_context, LOOKBACK
+    from novosky.features import compute_features, latest_features, latest_row, BarWindow, default_context, LOOKBACK
     ctx = default_context()
     df = synthetic_ohlcv(a.rows, seed=0)
     compute_features(df.iloc[:5000], ctx)            # warm caches/imports
@@ -43,14 +43,19 @@ def main():
     print(f"  peak memory: tracemalloc {peak / 2**20:.0f} MB, RSS growth {grown:.0f} MB (output alone {a.rows * len(ctx.features) * 8 / 2**20:.0f} MB)"
           f"  goal <= 1 GB: {'met' if max(peak / 2**20, grown) <= 1024 else 'NOT met'}")
     bars = sample()
-    w = bars.iloc[-LOOKBACK:]
-    for _ in range(20): latest_features(w, ctx)
+    win = BarWindow.from_frame(bars.iloc[:-300])
     lat = []
-    for i in range(300):
-        t = time.perf_counter(); latest_features(w, ctx); lat.append(time.perf_counter() - t)
-    lat = np.array(lat) * 1e3
-    print(f"newest bar: {LOOKBACK}-bar window of the real EURUSD sample: median {np.median(lat):.3f} ms, p99 {np.percentile(lat, 99):.3f} ms"
+    for ts, r in bars.iloc[-300:].iterrows():        # the bot's path: append the closed bar, compute its row
+        win.append(ts, r.open, r.high, r.low, r.close, r.volume)
+        t = time.perf_counter(); latest_row(win, ctx); lat.append(time.perf_counter() - t)
+    lat = np.array(lat[20:]) * 1e3
+    print(f"newest bar (BarWindow of {LOOKBACK} real EURUSD bars, latest_row): median {np.median(lat):.3f} ms, p99 {np.percentile(lat, 99):.3f} ms"
           f"  goal <= 1 ms median: {'met' if np.median(lat) <= 1 else 'NOT met'}")
+    w = bars.iloc[-LOOKBACK:]
+    lat2 = []
+    for _ in range(100):
+        t = time.perf_counter(); latest_features(w, ctx); lat2.append(time.perf_counter() - t)
+    print(f"  (convenience latest_features(DataFrame) incl. pandas conversion: median {np.median(lat2) * 1e3:.3f} ms)")
     try:
         from novosky.labels import make_labels, LabelParams
     except ImportError:
