@@ -24,8 +24,11 @@ def main():
     from novosky.signal import SignalTrainer, SignalPredictor
     from novosky.position import PositionTrainer, PositionPredictor, STATE_FEATURES
     from novosky.sltp import SltpTrainer, SltpPredictor, entry_rows
+    import dataclasses
     ml, cfg = load_ml_config(), load_config()
     assert ml.training.n_jobs == 1, "the training figure is defined for n_jobs=1"
+    # synthetic bars carry no edge, so the signal model proposes few trades: let SL/TP learn from as few as 100
+    ml = dataclasses.replace(ml, training=dataclasses.replace(ml.training, min_train_rows=100))
     d = Path(a.keep) if a.keep else Path(tempfile.mkdtemp())
     bars = synthetic_ohlcv(a.bars, seed=42)
     t0 = time.perf_counter()
