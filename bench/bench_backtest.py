@@ -21,6 +21,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bars", type=int, default=1_000_000)
     a = ap.parse_args()
+    from novosky.data import tune_allocator
+    print(f"glibc allocator tuned as the CLIs do: {tune_allocator()}")
     from novosky.config import load_all
     from novosky.data import synthetic_ohlcv
     from novosky.backtest import load_chain, prepare, run, Chain
@@ -34,6 +36,8 @@ def main():
     total = t_prep + t_walk
     print(f"full chain over {a.bars:,} synthetic H1 bars (committed models, ONNX): prepare {t_prep:.1f} s + walk {t_walk:.1f} s "
           f"= {a.bars / total:,.0f} bars/s  goal >= 200,000: {'met' if a.bars / total >= 2e5 else 'NOT met'}")
+    print(f"  prepare = features (float32) + signal + SL/TP; signal asked on {prep.market_ok.mean():.0%} of bars "
+          f"(market gates open), third member on {prep.complete.mean():.0%}")
     print(f"  {len(res.trades):,} fills, {sum(1 for e in res.events if e['event'] == 'order'):,} orders; "
           f"peak RSS {rss_peak_mb():,.0f} MB (before: {base:,.0f} MB)  goal <= 2 GB: {'met' if rss_peak_mb() <= 2048 else 'NOT met'}")
     # 2. engine + broker alone
@@ -41,6 +45,7 @@ def main():
     prep.vote[:] = 0; idx = rng.choice(len(bars), len(bars) // 50, replace=False)
     prep.vote[idx] = rng.choice([BUY, SELL], len(idx)); prep.confidence[:] = 1.0; prep.agreement[:] = 3
     prep.sl[:] = S.ml.labels.sl_atr; prep.tp[:] = S.ml.labels.tp_atr
+    prep.complete[:] = True; prep.signal = None; prep.market_ok[:] = True
     # breakers relaxed so the engine keeps trading through the whole run (a halt would leave nothing to measure)
     import dataclasses
     cfg2 = dataclasses.replace(S.config, breakers=dataclasses.replace(S.config.breakers, max_drawdown_pct=90.0, daily_loss_pct=50.0))

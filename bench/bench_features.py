@@ -22,6 +22,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
+    from novosky.data import tune_allocator
+    print(f"glibc allocator tuned as the CLIs do: {tune_allocator()}")
     from novosky.data import synthetic_ohlcv, sample
     from novosky.features import compute_features, latest_features, latest_row, BarWindow, default_context, LOOKBACK
     ctx = default_context()

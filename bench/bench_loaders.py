@@ -21,6 +21,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
+    from novosky.data import tune_allocator
+    print(f"glibc allocator tuned as the CLIs do: {tune_allocator()}")
     df = synthetic_ohlcv(a.rows, seed=0)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)

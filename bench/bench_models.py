@@ -16,6 +16,8 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=1_000_000)
     ap.add_argument("--keep", help="keep the trained models in this folder")
     a = ap.parse_args()
+    from novosky.data import tune_allocator
+    print(f"glibc allocator tuned as the CLIs do: {tune_allocator()}")
     from novosky.config import load_ml_config, load_config
     from novosky.data import synthetic_ohlcv
     from novosky.features import compute_features

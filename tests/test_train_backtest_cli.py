@@ -42,3 +42,11 @@ def test_backtest_help():
     assert r.returncode == 0 and "--window" in r.stdout
     r = run_module("novosky.train", "--help")
     assert r.returncode == 0 and "--steps" in r.stdout
+
+
+def test_readme_main_command_runs_on_a_fresh_clone(tmp_path):
+    "The README's main job: the committed chain backtested on the bundled sample, out of sample, with a plot."
+    r = run_module("novosky.backtest", "--plot", tmp_path / "equity.png", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "2017-09-29" in r.stdout and "random entries" in r.stdout and "calibrated-pickle" in r.stdout
+    assert (tmp_path / "equity.png").stat().st_size > 10_000
