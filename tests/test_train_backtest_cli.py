@@ -44,9 +44,16 @@ def test_backtest_help():
     assert r.returncode == 0 and "--steps" in r.stdout
 
 
-def test_readme_main_command_runs_on_a_fresh_clone(tmp_path):
-    "The README's main job: the committed chain backtested on the bundled sample, out of sample, with a plot."
+def test_readme_backtest_command_on_the_sample(tmp_path):
+    "The committed chain backtested on the bundled sample, out of sample, with a plot."
     r = run_module("novosky.backtest", "--plot", tmp_path / "equity.png", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "2017-09-29" in r.stdout and "random entries" in r.stdout and "calibrated-pickle" in r.stdout
     assert (tmp_path / "equity.png").stat().st_size > 10_000
+
+
+def test_readme_main_command_the_bot_replays_the_sample(tmp_path):
+    "The README's main job: the bot's embedded default (replay of the sample, PaperBroker, committed models)."
+    r = run_module("novosky.bot", "--no-progress", "--state", tmp_path / "s.json", "--store", tmp_path / "s.sqlite", "--max-bars", "2500")
+    assert r.returncode == 0, r.stderr
+    assert "EURUSD replay: 2,500 of 6,225 bars" in r.stdout and "bar close -> orders" in r.stdout
