@@ -97,3 +97,26 @@ def test_bad_input_fails_before_any_order(tmp_path):
     r = subprocess.run([sys.executable, "-m", "novosky.bot", "--config", str(tmp_path / "config.json"), "--models-dir", str(ROOT / "models"),
                         "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Retrain all four models" in r.stderr
+
+
+def test_sigkill_during_fast_replay(replay, tmp_path):
+    "The --fast replay saves its state and store every 500 bars: killed anywhere, it redoes at most those and ends the same."
+    p, ref = replay
+    state, store = tmp_path / "state.json", tmp_path / "store.sqlite"
+    rng = np.random.default_rng(7)
+    kills = 0
+    for k in range(10):
+        cmd = bot_cmd(p, state, store, speed=180_000) + ["--fast"]                # ~20 ms a bar
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(2.5, 6.0)))
+        if proc.poll() is None: proc.send_signal(signal.SIGKILL); kills += 1
+        proc.wait(timeout=60)
+    r = subprocess.run(bot_cmd(p, state, store) + ["--fast"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "(finished)" in r.stdout, r.stderr
+    assert kills >= 8
+    got = trades(store)
+    pd.testing.assert_frame_equal(got[COLS].reset_index(drop=True), ref[COLS].reset_index(drop=True))
+    with sqlite3.connect(store) as c:
+        n, distinct = c.execute("SELECT COUNT(*), COUNT(DISTINCT client_id) FROM orders").fetchone()
+        eq = c.execute("SELECT COUNT(*) FROM equity").fetchone()[0]
+    assert n == distinct and eq == 3200 - 250                           # no duplicates; equity once per bar after the warm-up
