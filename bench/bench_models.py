@@ -37,7 +37,7 @@ def main():
     F = compute_features(bars); L = make_labels(bars)
     A = assemble(F, L.label.where(L.usable), L.usable)
     t_prep = time.perf_counter() - t0
-    t = time.perf_counter(); st = SignalTrainer(ml).fit(A); st.save(d, A.is_.X[::20]); t_sig = time.perf_counter() - t
+    t = time.perf_counter(); st = SignalTrainer(ml).fit(A, F); st.save(d, A.is_.X[::20]); t_sig = time.perf_counter() - t
     t = time.perf_counter(); pt = PositionTrainer(ml).fit(bars, F, L, d); pt.save(d); t_pos = time.perf_counter() - t
     t = time.perf_counter(); sl = SltpTrainer(ml, cfg).fit(bars, F, d); sl.save(d); t_sltp = time.perf_counter() - t
     total = t_sig + t_pos + t_sltp

@@ -13,16 +13,19 @@ from .config import load_all, Settings
 from .data import load, split_is_oos, DataError, tune_allocator, sample_path
 from .features import compute_features, FeatureContext
 from .labels import NONE, BUY, SELL
-from .models import check_compat, read_manifest, Predictor, SOURCES
+from .models import check_compat, read_manifest, Predictor, SOURCES, training_cutoff, oos_start, NoOutOfSampleError
 from .signal import SignalPredictor, SignalOutput
 from .position import PositionPredictor, state_row
 from .sltp import SltpPredictor, entry_rows
 from .engine import Engine, Bar, position_state, RISK_MIN, RISK_MAX, RISK_FEATURES
 from .brokers import PaperBroker
+from .baselines import random_entries, buy_and_hold, periods_per_year, percentile_of
+from .news import load_calendar, coverage_note
 
 # %% auto #0
-__all__ = ['RiskPredictor', 'Chain', 'load_chain', 'Prepared', 'prepare', 'fill_sltp', 'Result', 'run', 'group_trades', 'metrics',
-           'monthly', 'random_baseline', 'buy_and_hold', 'plot_equity', 'backtest', 'summary_json', 'main']
+__all__ = ['SMALL_TRADES', 'WINDOWS', 'RiskPredictor', 'Chain', 'load_chain', 'Prepared', 'prepare', 'fill_sltp', 'Result', 'run',
+           'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines', 'plot_equity', 'window_bounds',
+           'backtest', 'news_notes', 'report', 'summary_json', 'main']
 
 # %% ../nbs/11_backtest.ipynb #565b1973
 class RiskPredictor:
@@ -41,24 +44,30 @@ class RiskPredictor:
 
 @dataclass
 class Chain:
-    "The predictors found in a models directory (None where a model is not trained yet)."
+    "The predictors found in a models directory (None where a model is not trained yet or is switched off)."
     signal: object = None
     position: object = None
     sltp: object = None
     risk: object = None
+    off: dict = field(default_factory=dict)      # trained but switched off at training: model -> the recorded reason
     @property
     def sources(self):
-        return {k: getattr(getattr(self, k), "source", None) for k in ("signal", "position", "sltp", "risk")}
+        "Which link serves each model ('off' for a model switched off at training, None for one not trained)."
+        return {k: ("off" if k in self.off else getattr(getattr(self, k), "source", None)) for k in ("signal", "position", "sltp", "risk")}
 
 def load_chain(models_dir, features, cfg=None, sources=SOURCES, threads=1, require_signal=True) -> Chain:
-    "Load every trained model in `models_dir` through the compatibility gate (signal required unless told otherwise)."
+    "Load every trained model in `models_dir` through the compatibility gate (signal required unless told otherwise);\n"\
+    "a model whose training switched it off (it did not beat its baseline) is left out, with its reason in `off`."
     man = check_compat(models_dir, features)
     have = man.get("models", {})
     if require_signal and "signal" not in have: raise FileNotFoundError(f"no signal model in {models_dir}: train one first (python -m novosky.train)")
+    off = {k: have[k]["meta"].get("reason", "switched off at training") for k in ("position", "sltp", "risk")
+           if k in have and not have[k].get("meta", {}).get("enabled", True)}
+    on = lambda k: k in have and k not in off
     return Chain(SignalPredictor(models_dir, features, 0.0, sources, threads) if "signal" in have else None,
-                 PositionPredictor(models_dir, features, sources, threads) if "position" in have else None,
-                 SltpPredictor(models_dir, features, cfg, sources, threads) if "sltp" in have else None,
-                 RiskPredictor(models_dir, features, sources, threads, man) if "risk" in have else None)
+                 PositionPredictor(models_dir, features, sources, threads) if on("position") else None,
+                 SltpPredictor(models_dir, features, cfg, sources, threads) if on("sltp") else None,
+                 RiskPredictor(models_dir, features, sources, threads, man) if on("risk") else None, off)
 
 # %% ../nbs/11_backtest.ipynb #ec636225
 @dataclass
@@ -149,6 +158,7 @@ class Result:
     n_bars: int
     seconds: float
     engine_state: object = None
+    start: int = 0           # first bar of the walk (equity[k] is bar start + k)
 
 def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=False, initial_equity=None, skip_idle=True) -> Result:
     "Walk bars [start, stop) through the Engine and the PaperBroker (`skip_idle`: jump over bars where a flat engine has no signal)."
@@ -159,7 +169,7 @@ def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=
     if chain.position is not None:
         def pos_fn(p, bar):
             st = state_row(p.direction, *position_state(p, bar, S.ml.labels.sl_atr), bar.vote, bar.agreement, bar.confidence)
-            return chain.position.predict_proba(np.concatenate([P.X[bar.i], st.astype(np.float32)])[None, :])[0]
+            return chain.position.predict_proba(np.concatenate([P.X[bar.i], st.astype(np.float32)])[None, :], [bar.t])[0]
     def sltp_fn(bar, d):
         return P.sl[bar.i], P.tp[bar.i]
     risk_fn = (lambda f: chain.risk.multiplier(f)) if chain.risk is not None else None
@@ -209,12 +219,12 @@ def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=
     equity[-1] = brk.balance
     secs = time.perf_counter() - t0
     eq = pd.Series(equity, index=pd.DatetimeIndex(P.t[start:stop].astype("datetime64[ns]")).tz_localize("UTC"), name="equity")
-    return Result(brk.trades_frame(), eq, eng.events, exposed / max(1, stop - start), chain.sources, stop - start, secs, eng.state)
+    return Result(brk.trades_frame(), eq, eng.events, exposed / max(1, stop - start), chain.sources, stop - start, secs, eng.state, start)
 
 # %% ../nbs/11_backtest.ipynb #354ca619
 def group_trades(trades: pd.DataFrame, vpu: float) -> pd.DataFrame:
     "One row per trade group: P/L, R, bars held, direction, entry/exit times."
-    if not len(trades): return pd.DataFrame(columns=["group", "pnl", "risk", "r", "bars", "direction", "entry_time", "exit_time"])
+    if not len(trades): return pd.DataFrame(columns=["group", "pnl", "risk", "r", "bars", "direction", "entry_time", "exit_time", "entry_i", "exit_i"])
     t = trades.assign(risk=(trades.entry_price - trades.sl).abs() * trades.lots * vpu)
     g = t.groupby("group").agg(pnl=("pnl", "sum"), risk=("risk", "sum"), entry_i=("entry_i", "min"), exit_i=("exit_i", "max"),
                                direction=("direction", "first"), entry_time=("entry_time", "min"), exit_time=("exit_time", "max")).reset_index()
@@ -222,36 +232,45 @@ def group_trades(trades: pd.DataFrame, vpu: float) -> pd.DataFrame:
     g["bars"] = g.exit_i - g.entry_i + 1
     return g
 
-def metrics(res: Result, S: Settings) -> dict:
-    "The backtest's figures (see above), every one over the backtest's own window."
-    eq, init = res.equity, S.config.backtest.initial_equity
+SMALL_TRADES = 30        # fewer trades than this: the figures are flagged as a small sample
+
+def metrics(res: Result, S: Settings, init=None, lo=None, hi=None) -> dict:
+    "The backtest's figures over its window (or over bars [lo, hi) of it, trades by entry bar, equity from `init`)."
+    eq, init = res.equity, (S.config.backtest.initial_equity if init is None else init)
     g = group_trades(res.trades, S.symbol_spec.value_per_price_unit)
+    if lo is not None:
+        first = res.start if hasattr(res, "start") else 0
+        eq = eq.iloc[lo - first: hi - first]; g = g[(g.entry_i >= lo) & (g.entry_i < hi)]
     final = float(eq.iloc[-1])
     daily = eq.resample("1D").last().dropna()
     rets = daily.pct_change().dropna()
     rets = pd.concat([pd.Series([daily.iloc[0] / init - 1]), rets]) if len(daily) else rets
+    ppy, basis = periods_per_year(eq.index)
     sd = float(rets.std(ddof=1)) if len(rets) > 1 else 0.0
     down = rets[rets < 0]
     dsd = float(np.sqrt((down ** 2).mean())) if len(down) else 0.0
     days = max((eq.index[-1] - eq.index[0]).total_seconds() / 86400, 1.0)
     peak = eq.cummax(); dd = float(((peak - eq) / peak).max() * 100)
     wins, losses = g.pnl[g.pnl > 0].sum(), -g.pnl[g.pnl < 0].sum()
-    m = {"window": f"{eq.index[0]} .. {eq.index[-1]} ({res.n_bars} bars)",
+    m = {"window": f"{eq.index[0]} .. {eq.index[-1]} ({len(eq)} bars)", "bars": int(len(eq)),
          "initial_equity": init, "final_equity": final, "net_profit": final - init, "return_pct": (final / init - 1) * 100,
          "cagr_pct": ((final / init) ** (365.25 / days) - 1) * 100 if final > 0 else -100.0,
-         "sharpe": float(rets.mean() / sd * np.sqrt(252)) if sd > 0 else 0.0,
-         "sortino": float(rets.mean() / dsd * np.sqrt(252)) if dsd > 0 else 0.0,
+         "sharpe": float(rets.mean() / sd * np.sqrt(ppy)) if sd > 0 else 0.0,
+         "sortino": float(rets.mean() / dsd * np.sqrt(ppy)) if dsd > 0 else 0.0,
+         "annualisation": f"daily returns x sqrt({ppy:.0f}): {basis}",
          "max_drawdown_pct": dd, "profit_factor": float(wins / losses) if losses > 0 else (float("inf") if wins > 0 else 0.0),
          "win_rate": float((g.pnl > 0).mean()) if len(g) else 0.0, "expectancy_r": float(g.r.mean()) if len(g) else 0.0,
          "trades": int(len(g)), "fills": int(len(res.trades)), "avg_hold_bars": float(g.bars.mean()) if len(g) else 0.0,
          "exposure_pct": res.exposure * 100,
-         "breaker_trips": int(sum(1 for e in res.events if e["event"] == "breaker")),
+         "breaker_trips": int(sum(1 for e in res.events if e["event"] == "breaker" and (lo is None or lo <= e["i"] < hi))),
          "commission": float(res.trades.commission.sum()) if len(res.trades) else 0.0,
          "swap": float(res.trades.swap.sum()) if len(res.trades) else 0.0}
     m["calmar"] = m["cagr_pct"] / dd if dd > 0 else 0.0
     m["return_over_dd"] = m["return_pct"] / dd if dd > 0 else 0.0
     m["score_name"] = S.config.backtest.score
     m["score"] = float(m[S.config.backtest.score]) if len(g) else 0.0
+    m["notes"] = ([f"small sample: {len(g)} trades (< {SMALL_TRADES}); these figures can be luck"] if len(g) < SMALL_TRADES else []) + \
+                 ([f"CAGR annualised from {days / 7:.0f} weeks: do not read it as a yearly figure"] if days < 365 else [])
     return m
 
 def monthly(res: Result, S: Settings) -> pd.DataFrame:
@@ -267,35 +286,26 @@ def monthly(res: Result, S: Settings) -> pd.DataFrame:
     return out
 
 # %% ../nbs/11_backtest.ipynb #b3ffb0e8
-def random_baseline(prep: Prepared, S: Settings, chain: Chain, runs=None, seed=None, start=0, stop=None) -> dict:
-    "Net profit of seeded random-entry runs through the same engine and broker."
-    runs = S.config.backtest.random_runs if runs is None else runs
-    seed = S.config.backtest.seed if seed is None else seed
-    stop = len(prep.c) if stop is None else stop
-    ready = np.flatnonzero(np.isfinite(prep.X).all(axis=1) & np.isfinite(prep.atr))
-    ready = ready[(ready >= start) & (ready < stop)]
-    k = int((prep.vote[ready] != NONE).sum())
-    if runs == 0 or k == 0 or not len(ready): return {"runs": 0, "note": "no strategy signals to match" if k == 0 else "disabled"}
-    rng = np.random.default_rng(seed)
-    nets = []
-    for _ in range(runs):
-        q = Prepared(**{f: getattr(prep, f) for f in prep.__dataclass_fields__})
-        q.vote = np.zeros_like(prep.vote); q.confidence = np.ones_like(prep.confidence); q.agreement = np.full_like(prep.agreement, 3)
-        q.complete, q.signal, q.entry_ok = np.ones_like(prep.complete), None, prep.market_ok.copy()
-        idx = rng.choice(ready, size=min(k, len(ready)), replace=False)
-        q.vote[idx] = rng.choice([BUY, SELL], size=len(idx))
-        q.sl, q.tp = np.full(len(q.c), S.ml.labels.sl_atr), np.full(len(q.c), S.ml.labels.tp_atr)
-        fill_sltp(q.sl, q.tp, q.X, q.vote, q.confidence, q.agreement, chain)
-        r = run(q, S, Chain(None, chain.position, chain.sltp, chain.risk), start, stop)
-        nets.append(float(r.equity.iloc[-1] - S.config.backtest.initial_equity))
-    nets = np.array(nets)
-    return {"runs": runs, "signals_matched": k, "net_profit_mean": float(nets.mean()), "net_profit_median": float(np.median(nets)),
-            "net_profit_p5": float(np.percentile(nets, 5)), "net_profit_p95": float(np.percentile(nets, 95)), "net_profits": nets.tolist()}
+def strategy_trades(res: Result, prep: Prepared, S: Settings) -> pd.DataFrame:
+    "The strategy's trade groups as the random-entry baseline copies them: bars held and stop distance in ATR at entry."
+    g = group_trades(res.trades, S.symbol_spec.value_per_price_unit)
+    if not len(g): return pd.DataFrame({"hold_bars": [], "sl_atr": []})
+    first = res.trades.sort_values(["entry_i", "id"]).groupby("group").first().loc[g.group]
+    atr = prep.atr[np.maximum(first.entry_i.to_numpy() - 1, 0)]
+    return pd.DataFrame({"hold_bars": g.bars.to_numpy(), "sl_atr": (first.entry_price - first.sl).abs().to_numpy() / atr})
 
-def buy_and_hold(prep: Prepared, S: Settings, start=0, stop=None) -> dict:
-    stop = len(prep.c) if stop is None else stop
-    ret = prep.c[stop - 1] / prep.o[start] - 1
-    return {"return_pct": float(ret * 100), "net_profit": float(S.config.backtest.initial_equity * ret)}
+def compare_baselines(prep: Prepared, res: Result, S: Settings, start: int, stop: int, net_profit: float, runs=None, seed=None) -> dict:
+    "Random entries matched to the strategy (trade count, holding times, stops, sizing, costs) and a costed buy-and-hold."
+    cfg, init = S.config, S.config.backtest.initial_equity
+    runs = cfg.backtest.random_runs if runs is None else runs
+    strat = strategy_trades(res, prep, S)
+    eligible = np.isfinite(prep.X).all(axis=1) & np.isfinite(prep.atr) & (prep.market_ok if prep.market_ok is not None else True)
+    if runs and len(strat):
+        rnd = random_entries(prep.o, prep.h, prep.l, prep.c, prep.spread, prep.t, prep.atr, eligible, strat, S.symbol_spec, cfg, init,
+                             runs=runs, seed=cfg.backtest.seed if seed is None else seed, start=start, stop=stop)
+        rnd["strategy_percentile"] = percentile_of(net_profit, rnd["net_profits"])
+    else: rnd = {"runs": 0, "note": "the strategy took no trades: nothing to match" if runs else "disabled (backtest.random_runs is 0)"}
+    return {"random": rnd, "buy_and_hold": buy_and_hold(prep.o, prep.c, prep.spread, S.symbol_spec, cfg, init, start, stop)}
 
 # %% ../nbs/11_backtest.ipynb #8a677e85
 def plot_equity(res: Result, path, title="", oos_start=None):
@@ -314,31 +324,93 @@ def plot_equity(res: Result, path, title="", oos_start=None):
     return Path(path)
 
 # %% ../nbs/11_backtest.ipynb #866aaa44
-def backtest(bars, S: Settings | None = None, models_dir=None, window="all", progress=False, baselines=True, chain=None, F=None) -> dict:
-    "Run the full chain over `bars` (window all / is / oos); returns result, metrics, monthly table and baselines."
+WINDOWS = {"oos": "out-of-sample: after the models' training cutoff", "is": "in-sample: bars the models learnt from",
+           "all": "all bars: in-sample and out-of-sample"}
+
+def window_bounds(bars, man, window, models_dir="models", data="the data") -> tuple:
+    "(start, stop, cut) bar positions of `window` (oos / is / all); `cut` is the first bar at or after the cutoff."
+    if window not in WINDOWS: raise ValueError(f"window must be one of {', '.join(WINDOWS)}; got {window!r}")
+    cut, n = oos_start(bars.index, man, models_dir), len(bars)
+    c = training_cutoff(man)
+    if window == "oos" and cut >= n - 1:
+        raise NoOutOfSampleError(f"{data}: no out-of-sample bars. The models in {models_dir} saw bars up to {c['seen_to']} and their "
+                                 f"out-of-sample window starts at {c['oos_from']}, but this data ends at {bars.index[-1]}. Use data that "
+                                 f"goes past the cutoff, or ask for --window is / all (in-sample bars: figures that overstate what to expect live)")
+    if window == "is" and cut == 0: raise NoOutOfSampleError(f"{data}: no in-sample bars: it starts at {bars.index[0]}, after the cutoff {c['oos_from']}")
+    return {"oos": (cut, n), "is": (0, min(cut, n)), "all": (0, n)}[window] + (cut,)
+
+def backtest(bars, S: Settings | None = None, models_dir=None, window="all", progress=False, baselines=True, chain=None, F=None, data="the data") -> dict:
+    "Run the full chain over `bars` (window all / is / oos, anchored to the models' cutoff); returns result, metrics, both\n"\
+    "sides of the cutoff, monthly table, baselines and notes."
     S = S or load_all()
     models_dir = models_dir or S.path(S.config.paths.models_dir)
+    man = check_compat(models_dir, S.ml.features)
+    start, stop, cut = window_bounds(bars, man, window, models_dir, data)
     chain = chain or load_chain(models_dir, S.ml.features, S.config)
     prep = prepare(bars, chain, S, F)
-    start, stop = 0, len(bars)
-    if window != "all":
-        sp = split_is_oos(bars.index, S.ml.split)
-        start, stop = (0, sp.is_stop) if window == "is" else (sp.oos_start, len(bars))
     res = run(prep, S, chain, start, stop, progress)
-    out = {"result": res, "metrics": metrics(res, S), "monthly": monthly(res, S), "sources": res.sources, "prepared": prep,
-           "oos_start": bars.index[split_is_oos(bars.index, S.ml.split).oos_start]}
-    if baselines:
-        out["random"] = random_baseline(prep, S, chain, start=start, stop=stop)
-        out["buy_and_hold"] = buy_and_hold(prep, S, start, stop)
+    m = metrics(res, S)
+    c = training_cutoff(man)
+    out = {"result": res, "metrics": m, "monthly": monthly(res, S), "sources": res.sources, "prepared": prep, "off": dict(chain.off),
+           "window": window, "window_label": WINDOWS[window], "oos_start": c["oos_from"],
+           "cutoff": {"seen_to": str(c["seen_to"]), "oos_from": str(c["oos_from"]), "first_oos_bar": str(bars.index[cut]) if cut < len(bars) else None}}
+    if start < cut < stop:         # both sides of the cutoff, each with its own figures
+        eq_at = float(res.equity.iloc[cut - start - 1])
+        out["parts"] = {"in-sample": metrics(res, S, None, start, cut), "out-of-sample": metrics(res, S, eq_at, cut, stop)}
+    out["notes"] = list(m["notes"]) + news_notes(bars.index[start:stop], S)
+    if baselines: out |= compare_baselines(prep, res, S, start, stop, m["net_profit"])
     return out
+
+def news_notes(index, S: Settings) -> list:
+    "A plain sentence when the bars fall outside the news calendar's coverage (features and gate are off there)."
+    try: cal = load_calendar(S.path(S.config.paths.news_calendar) if S.config.paths.news_calendar else None)
+    except Exception as e: return [f"news calendar could not be read ({e}): news features and gate are off"]
+    note = coverage_note(cal, index)
+    return [note] if note else []
+
+# %% ../nbs/11_backtest.ipynb #8d9031ea
+def _figures(m: dict) -> str:
+    return (f"net profit {m['net_profit']:.2f} ({m['return_pct']:+.2f}%), CAGR {m['cagr_pct']:.2f}%, Sharpe {m['sharpe']:.2f}, "
+            f"Sortino {m['sortino']:.2f}, max DD {m['max_drawdown_pct']:.2f}%; trades {m['trades']}, win rate {m['win_rate']:.0%}, "
+            f"expectancy {m['expectancy_r']:+.3f} R")
+
+def report(out: dict, S: Settings) -> str:
+    "The backtest in plain words: which bars, the figures, both sides of the cutoff, baselines with a verdict, notes, months."
+    m, L = out["metrics"], []
+    L.append(f"{S.config.symbol} backtest, {out['window_label']} — {m['window']}")
+    L.append(f"  models' cutoff: trained on bars up to {out['cutoff']['seen_to']}; out-of-sample from {out['cutoff']['oos_from']}")
+    if out["window"] != "oos": L.append("  note: this window includes bars the models were trained on; in-sample figures overstate what to expect live")
+    L.append(f"  {_figures(m)}")
+    L.append(f"  profit factor {m['profit_factor']:.2f}, avg hold {m['avg_hold_bars']:.1f} bars, exposure {m['exposure_pct']:.1f}%, "
+             f"breaker trips {m['breaker_trips']}; score ({m['score_name']}) {m['score']:.3f}; Sharpe/Sortino: {m['annualisation']}")
+    for k, p in out.get("parts", {}).items(): L.append(f"  {k} part ({p['window']}): {_figures(p)}")
+    r = out.get("random", {})
+    if r.get("runs"):
+        pct = r["strategy_percentile"]
+        L.append(f"  random entries ({r['runs']} runs, {r['target_trades']} trades each, the strategy's holding times, stops, sizing and costs): "
+                 f"net profit median {r['net_profit_median']:.2f} [p5 {r['net_profit_p5']:.2f}, p95 {r['net_profit_p95']:.2f}]")
+        L.append(f"  verdict: the strategy beats {pct:.0f}% of the random runs" + (" — worse than 95% of random entries with the same trade count"
+                 if pct <= 5 else " — not distinguishable from luck at this sample size" if pct < 95 else " — better than 95% of random entries with the same trade count")
+                 + ("; this window includes in-sample bars, where beating random entries proves nothing" if out["window"] != "oos" else ""))
+    elif r: L.append(f"  random entries: {r.get('note', 'not run')}")
+    if "buy_and_hold" in out: L.append(f"  {out['buy_and_hold']['label']}: {out['buy_and_hold']['return_pct']:+.2f}%")
+    L.append(f"  models: {out['sources']}")
+    for k, why in out.get("off", {}).items(): L.append(f"  {k} model switched off at training: {why}")
+    for n in out.get("notes", []): L.append(f"  note: {n}")
+    mo = out["monthly"]
+    if len(mo): L.append("  monthly:\n" + "\n".join("    " + s for s in mo.round(2).to_string().splitlines()))
+    return "\n".join(L)
 
 # %% ../nbs/11_backtest.ipynb #2263b276
 def summary_json(out: dict, S: Settings, data_path="") -> dict:
     "The JSON summary: metrics, baselines, model sources and the config that produced them."
     m = out["metrics"]
-    return {"data": str(data_path), "symbol": S.config.symbol, "broker": S.config.broker, "metrics": m,
+    rnd = {k: v for k, v in out.get("random", {}).items() if k not in ("net_profits", "returns_pct")}
+    return {"data": str(data_path), "symbol": S.config.symbol, "broker": S.config.broker, "window": out["window"],
+            "window_label": out["window_label"], "cutoff": out["cutoff"], "metrics": m, "parts": out.get("parts", {}),
+            "notes": out.get("notes", []), "switched_off": out.get("off", {}),
             "monthly": [{"month": str(k), **{c: float(v) for c, v in r.items()}} for k, r in out["monthly"].iterrows()],
-            "baselines": {"random_entries": {k: v for k, v in out.get("random", {}).items() if k != "net_profits"},
+            "baselines": {"random_entries": rnd,
                           "buy_and_hold": out.get("buy_and_hold")}, "model_sources": out["sources"],
             "seconds": out["result"].seconds, "bars_per_second": out["result"].n_bars / max(out["result"].seconds, 1e-9)}
 
@@ -353,7 +425,8 @@ def main(argv=None):
     ap.add_argument("--models-dir", help="trained models (default: config.json paths.models_dir)")
     ap.add_argument("--config", help="config.json (its folder must hold ml_config.json and config/brokers.json)")
     ap.add_argument("--window", default="oos", choices=["all", "is", "oos"],
-                    help="bars to trade: out-of-sample (default: the only honest estimate), in-sample, or all")
+                    help="bars to trade, by the models' recorded training cutoff: oos (default: after it, the only honest estimate), "
+                    "is (before it) or all (both, each side reported separately)")
     ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
     ap.add_argument("--json", help="write the summary JSON here")
     ap.add_argument("--plot", help="write the equity/drawdown PNG here")
@@ -366,20 +439,13 @@ def main(argv=None):
         S = load_all(config=a.config) if a.config else load_all()
         path = a.data or sample_path()
         bars = load(path, utc_offset_hours=a.utc_offset, warn=False)
-        out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines)
+        for f in (a.json, a.plot, a.trades):
+            if f: Path(f).resolve().parent.mkdir(parents=True, exist_ok=True)
+        out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path)
     except (ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     m = out["metrics"]
-    if a.window != "oos":
-        print("note: this window includes in-sample bars the models were trained on; its figures overstate what to expect live")
-    print(f"{S.config.symbol} {m['window']}\n  net profit {m['net_profit']:.2f} ({m['return_pct']:.2f}%), CAGR {m['cagr_pct']:.2f}%, "
-          f"Sharpe {m['sharpe']:.2f}, Sortino {m['sortino']:.2f}, max DD {m['max_drawdown_pct']:.2f}%\n  trades {m['trades']}, win rate "
-          f"{m['win_rate']:.2%}, expectancy {m['expectancy_r']:.3f} R, profit factor {m['profit_factor']:.2f}, avg hold {m['avg_hold_bars']:.1f} bars, "
-          f"exposure {m['exposure_pct']:.1f}%, breaker trips {m['breaker_trips']}\n  score ({m['score_name']}) {m['score']:.3f}")
-    if "random" in out and out["random"].get("runs"):
-        r = out["random"]; print(f"  random entries ({r['runs']} runs): net profit median {r['net_profit_median']:.2f} [p5 {r['net_profit_p5']:.2f}, p95 {r['net_profit_p95']:.2f}]")
-    if "buy_and_hold" in out: print(f"  buy and hold: {out['buy_and_hold']['return_pct']:.2f}%")
-    print(f"  models: {out['sources']}")
+    print(report(out, S))
     if a.json: Path(a.json).write_text(json.dumps(summary_json(out, S, path), indent=1, default=str))
     if a.plot: plot_equity(out["result"], a.plot, f"{S.config.symbol} — {m['window']}", out["oos_start"])
     if a.trades: out["result"].trades.to_csv(a.trades, index=False)

@@ -13,17 +13,17 @@ from .config import load_all, Settings, ConfigError
 from .data import load, sample_path, DataError, tune_allocator
 from .features import BarWindow, latest_row, FeatureContext, FeatureError, WARMUP, LOOKBACK
 from .labels import NONE, BUY
-from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError
+from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError
 from .position import state_row
 from .sltp import entry_rows
 from .engine import Engine, EngineState, Bar, Order, Position, position_state
 from .brokers import PaperBroker, OpenPosition, ClosedTrade
-from .backtest import load_chain, Chain
+from .backtest import load_chain, Chain, news_notes, SMALL_TRADES
 from .store import SqliteStore, open_store, StoreMixin
 
 # %% auto #0
 __all__ = ['JsonLines', 'Readable', 'make_logger', 'log_event', 'paper_to_dict', 'paper_from_dict', 'StateFile', 'build_engine',
-           'decide', 'engine_step', 'Buffered', 'Bot', 'Mt5Bot', 'BotControl', 'main']
+           'decide', 'engine_step', 'Buffered', 'Bot', 'Mt5Bot', 'BotControl', 'replay_summary', 'main']
 
 # %% ../nbs/14_bot.ipynb #0e342031
 class JsonLines(logging.Formatter):
@@ -150,7 +150,7 @@ class Buffered(StoreMixin):
 class Bot:
     "Engine + feed + broker, one closed bar at a time, with persistence and a clean shutdown."
     def __init__(self, S: Settings, chain: Chain, bars: pd.DataFrame, state_path=None, log_path=None, speed=0.0, heartbeat_s=30.0,
-                 store=None, fast=False, save_every=None):
+                 store=None, fast=False, save_every=None, start_i=0):
         self.S, self.chain, self.bars = S, chain, bars
         self.fast = fast                                       # replay from batch-precomputed features and signals
         self.save_every = save_every or (500 if fast else 1)  # bars between state saves (a restart redoes at most these)
@@ -174,7 +174,7 @@ class Bot:
         self.notifier, self.control = None, None
         self._t_decided = 0.0
         self.broker = PaperBroker(self.spec, S.config.execution, self.engine.state.equity)
-        self.next_i = 0
+        self.start_i = self.next_i = int(start_i)           # bars before start_i only warm up the features
         self.latencies = []
 
     # -- persistence ----------------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ class Bot:
             self.save()
         log_event(self.log, "stop", next_bar=self.next_i, finished=finished, equity=self.broker.balance)
         return {"bars": self.next_i, "finished": finished, "trades": self.broker.trades_frame(), "balance": self.broker.balance,
-                "latency_ms": np.array(self.latencies) * 1e3}
+                "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i}
 
 # %% ../nbs/14_bot.ipynb #2a32a109
 class Mt5Bot:
@@ -444,7 +444,11 @@ def _import_mt5(cfg):
 def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
     from novosky.config import secret
     from novosky.mt5 import Mt5Broker
+    from novosky.news import load_calendar, require_live_coverage
     c = S.config
+    # live trading with the news gate on needs a calendar that covers today: refuse to start rather than trade blind
+    require_live_coverage(load_calendar(S.path(c.paths.news_calendar) if c.paths.news_calendar else None), pd.Timestamp.now(tz="UTC"),
+                          c.filters.news_blackout_min)
     broker = Mt5Broker(_import_mt5(c), c.symbol, S.symbol_spec, c.mt5.magic, login=c.mt5.login or None,
                        password=secret("mt5_password", root=S.root), server=c.mt5.server or None, path=c.mt5.terminal_path or None,
                        timeframe=c.timeframe).connect()
@@ -461,6 +465,28 @@ def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
     if tg: tg[0].stop()
     print(f"stopped cleanly after bar {bot.i}; state {state}")
     return 0
+
+def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="the replay") -> str:
+    "The replay's outcome split at the models' cutoff, each part named in plain words."
+    tr, init, n = res["trades"], S.config.backtest.initial_equity, len(bars)
+    start, done = res["start_i"], res["bars"]
+    L = [f"{S.config.symbol} replay of {name}: bars {start:,}..{done - 1:,} of {n:,}" + (" (finished)" if res["finished"] else " (stopped; run again to resume)")]
+    if start >= cut: L.append(f"  traded only out-of-sample bars: from the models' training cutoff ({bars.index[min(cut, n - 1)]}); "
+                              f"the {cut:,} bars before it only warmed up the features")
+    bal = init
+    for label, lo, hi in (("in-sample part (bars the models were trained on: overstates what to expect live)", start, cut),
+                          ("out-of-sample part (after the models' cutoff)", max(start, cut), n)):
+        if hi <= lo: continue
+        part = tr[(tr.entry_i >= lo) & (tr.entry_i < hi)] if len(tr) else tr
+        pnl = float(part.pnl.sum()) if len(part) else 0.0
+        trades = int(part.group.nunique()) if len(part) else 0
+        L.append(f"  {label}: {bars.index[lo]} .. {bars.index[hi - 1]}: {trades} trades ({len(part)} fills), P/L {pnl:+.2f}, "
+                 f"return {pnl / bal * 100:+.2f}% on {bal:.2f}" + (f" — small sample (< {SMALL_TRADES} trades): can be luck" if trades < SMALL_TRADES else ""))
+        bal += pnl
+    L.append(f"  balance {res['balance']:.2f} (started {init:.2f}); models {chain.sources}")
+    for k, why in chain.off.items(): L.append(f"  {k} model switched off at training: {why}")
+    for note in news_notes(bars.index[start:], S): L.append(f"  note: {note}")
+    return "\n".join(L)
 
 def main(argv=None):
     "Run the trading bot: by default a replay of the bundled EURUSD sample through the PaperBroker with the committed models."
@@ -479,9 +505,13 @@ def main(argv=None):
     ap.add_argument("--onnx", action="store_true", help="serve every model from ONNX (the client lane's path; fastest per bar)")
     ap.add_argument("--fast", action="store_true", help="replay from batch-precomputed features and signals (causal, equal to the "
                     "live path; tested) with the state saved every 500 bars: for long replays")
+    ap.add_argument("--from", dest="start", default="cutoff", choices=["cutoff", "start"],
+                    help="replay: trade from the models' training cutoff (default: the bars before it only warm up the features) "
+                         "or from the first bar (in-sample bars included; the summary reports each side)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     tune_allocator()
+    from novosky.news import CalendarError
     try:
         S = load_all(config=a.config) if a.config else load_all()
         from novosky.models import SOURCES
@@ -495,19 +525,24 @@ def main(argv=None):
         if S.config.mode == "mt5":
             return _run_mt5(S, chain, state, runs, store, notifier, tg, a)
         bars = load(a.replay or sample_path(), utc_offset_hours=a.utc_offset, warn=False)
-        bot = Bot(S, chain, bars, state, runs / "bot.log", a.speed, store=store, fast=a.fast)
+        man = check_compat(md, S.ml.features)
+        cut = oos_start(bars.index, man, md)
+        if a.start == "cutoff" and cut >= len(bars) - 1:
+            c = training_cutoff(man)
+            raise NoOutOfSampleError(f"{a.replay or 'the bundled sample'}: no bars after the models' training cutoff (out-of-sample from "
+                                     f"{c['oos_from']}; the file ends at {bars.index[-1]}). Replay newer bars, or use --from start to replay "
+                                     "bars the models were trained on (their figures overstate what to expect live)")
+        bot = Bot(S, chain, bars, state, runs / "bot.log", a.speed, store=store, fast=a.fast, start_i=cut if a.start == "cutoff" else 0)
         if tg: bot.control = tg[1]; tg[1].bot = bot; tg[0].start(wait=False)
         bot.notifier = notifier
         res = bot.run(a.max_bars, progress=not a.no_progress)
         store.close()
         if tg: tg[0].stop()
-    except (ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
+    except (CalendarError, ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
-    tr = res["trades"]
+    print(replay_summary(res, bars, cut, S, chain, a.replay or "the bundled sample"))
     lat = res["latency_ms"]
-    print(f"{S.config.symbol} replay: {res['bars']:,} of {len(bars):,} bars{' (finished)' if res['finished'] else ' (stopped; run again to resume)'}; "
-          f"{len(tr)} fills closed, balance {res['balance']:.2f} (started {S.config.backtest.initial_equity:.2f})")
-    if len(lat): print(f"bar close -> orders: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms; models {chain.sources}")
+    if len(lat): print(f"bar close -> orders: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms")
     print(f"state: {state}; log: {runs / 'bot.log'}")
     return 0
 

@@ -43,6 +43,7 @@ class DataReport:
     gaps_in_week: int = 0                            # holes inside the trading week (weekends are not gaps)
     missing_bars_in_week: int = 0
     largest_gaps: list = field(default_factory=list) # [(from, to, missing bars)], biggest first
+    notes: list = field(default_factory=list)        # how the file was read, in plain words (not problems)
     @property
     def changed(self): return sum(self.removed.values()) + sum(self.repaired.values())
     def issues(self):
@@ -57,6 +58,7 @@ class DataReport:
     def __str__(self):
         head = (f"{self.path}\n  format: {self.format}\n  rows: {self.rows_out:,} kept of {self.rows_read:,} read\n"
                 f"  range: {self.start} -> {self.end} (UTC)\n  timeframe: {self.timeframe}")
+        if self.notes: head += "\n  notes: " + "; ".join(self.notes)
         iss = self.issues()
         return head + "\n  issues: " + ("none" if not iss else "\n    - " + "\n    - ".join(iss))
     def to_dict(self): return asdict(self)
@@ -222,6 +224,7 @@ def _as_float(t, name):
     a = t[name].combine_chunks()
     return a.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
+# %% ../nbs/01_data.ipynb #2bcee7da
 def read_mt5(path, utc_offset_hours=0.0):
     "Read MT5's tab-separated bar export; returns (int64 ns times, columns dict, line numbers)."
     with open(path, "rb") as f: header = f.readline().decode("utf-8", "replace").lstrip("\ufeff").strip().split("\t")
@@ -250,6 +253,33 @@ def read_dukascopy(path, utc_offset_hours=0.0):
     cols.setdefault("volume", np.zeros(len(ns)))
     return ns, cols
 
+# %% ../nbs/01_data.ipynb #2ecbded0
+def _unnamed_time(df, path, notes):
+    "Use an unnamed first column (what pandas `to_csv()` writes for the index) as the time, if nothing else is named so."
+    if not len(df.columns): return df
+    c = df.columns[0]
+    if not (str(c).strip() == "" or str(c).startswith("Unnamed: 0")): return df
+    if any(a in {_norm(x) for x in df.columns[1:]} for a in _ALIASES["time"] + _ALIASES["date"]): return df
+    s = df[c]
+    if pd.api.types.is_datetime64_any_dtype(s): ok = np.ones(len(s), bool)
+    elif pd.api.types.is_numeric_dtype(s): ok = np.zeros(len(s), bool)      # row numbers (a RangeIndex), not times
+    else:
+        txt = s.astype(str)
+        t = pd.to_datetime(txt, format="ISO8601", errors="coerce", utc=True)
+        if t.isna().any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = t.fillna(pd.to_datetime(txt[t.isna()], format="mixed", errors="coerce", utc=True))
+        ok = (t.notna() & s.notna()).to_numpy()
+    if len(s) and not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"{path}: no column for time; the first column has no header (a pandas index?) but line {i + 2} "
+                        f"holds {str(s.iloc[i])!r}, not a timestamp; found columns {list(df.columns)}; expected e.g. "
+                        "Time,Open,High,Low,Close,Volume")
+    notes.append("time read from the unnamed first column (a pandas index)")
+    return df.rename(columns={c: "time"})
+
+# %% ../nbs/01_data.ipynb #86410205
 def _generic_times(s: pd.Series, path, what, utc_offset_hours):
     if pd.api.types.is_datetime64_any_dtype(s):
         ts = pd.DatetimeIndex(s)
@@ -274,8 +304,8 @@ def _generic_times(s: pd.Series, path, what, utc_offset_hours):
             raise DataError(f"{path}: line {i + 2}, field {what!r}: {s.iloc[i]!r} is not a timestamp; expected ISO form like 2017-01-02 13:00:00") from None
     return _generic_times(ts, path, what, utc_offset_hours)
 
-def read_generic(path, utc_offset_hours=0.0, frame=None):
-    "Read a generic CSV (any common delimiter and column spelling) or Parquet file, or map an existing frame."
+def read_generic(path, utc_offset_hours=0.0, frame=None, notes=None):
+    "Read a generic CSV (any common delimiter and column spelling) or Parquet file, or map an existing frame; remarks on how it was read are appended to `notes`."
     path = Path(path)
     if frame is not None: df = frame
     elif detect_format(path) == "parquet":
@@ -288,6 +318,7 @@ def read_generic(path, utc_offset_hours=0.0, frame=None):
                                  convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pandas()
         except pa.ArrowInvalid as e: raise _explain_csv_error(path, delim, e) from None
     if isinstance(df.index, pd.DatetimeIndex): df = df.reset_index(names="time" if df.index.name is None else df.index.name)
+    df = _unnamed_time(df, path, notes if notes is not None else [])
     m = _map_columns(list(df.columns), path)
     if "date" in m and "time" in m and "clock" not in m:   # `Date` + `Time` where Time is only a clock (HH:MM[:SS])
         first = str(df[m["time"]].iloc[0]) if len(df) else ""
@@ -395,8 +426,11 @@ def read_ohlcv(path, fmt="auto", utc_offset_hours=0.0, on_issue="repair"):
     if not path.is_file(): raise DataError(f"{path}: file not found")
     f = detect_format(path) if fmt == "auto" else fmt
     reader = {"mt5": read_mt5, "dukascopy": read_dukascopy, "generic": read_generic, "parquet": read_generic}[f]
-    ns, cols = reader(path, utc_offset_hours)
-    return validate(ns, cols, path, f, on_issue)
+    notes = []
+    ns, cols = read_generic(path, utc_offset_hours, notes=notes) if reader is read_generic else reader(path, utc_offset_hours)
+    df, rep = validate(ns, cols, path, f, on_issue)
+    rep.notes = notes
+    return df, rep
 
 def load(path, fmt="auto", utc_offset_hours=0.0, on_issue="repair", warn=True) -> pd.DataFrame:
     "Load an OHLCV file (MT5 export, Dukascopy-style, generic CSV or Parquet); the report is in `df.attrs['report']`."

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import load_ml_config
 from .labels import make_labels, LABEL_NAMES
-from .models import assemble, check_compat, Predictor, read_manifest
+from .models import assemble, check_compat, Predictor, read_manifest, oos_start, training_cutoff, NoOutOfSampleError
 from .signal import SignalPredictor, CLASSES
 
 # %% auto #0
@@ -94,18 +94,24 @@ def run_diagnostics(models_dir, bars, out_dir, ml=None, shap_rows=400) -> dict:
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     from novosky.features import compute_features
     F = compute_features(bars); L = make_labels(bars)
-    A = assemble(F, L.label.where(L.usable), L.usable, ml.split)
     man = check_compat(models_dir, list(F.columns))
-    window = f"OOS {A.oos.window['from']} .. {A.oos.window['to']} ({A.oos.window['rows']} rows)"
+    cut = oos_start(F.index, man, models_dir)                 # out-of-sample = after the models' recorded cutoff
+    Xf = F.to_numpy(np.float32)
+    ok = np.isfinite(Xf).all(axis=1) & L.usable.to_numpy() & L.label.notna().to_numpy(); ok[:cut] = False
+    if not ok.any():
+        raise NoOutOfSampleError(f"no labelled bars after the models' training cutoff ({training_cutoff(man)['oos_from']}) in this data "
+                                 f"(it ends at {bars.index[-1]}); diagnostics need out-of-sample bars")
+    Xo, yo, io = Xf[ok], L.label.to_numpy()[ok].astype(int), F.index[ok]
+    window = f"OOS after the models' cutoff, {io[0]} .. {io[-1]} ({len(io)} rows)"
     sp = SignalPredictor(models_dir, list(F.columns))
-    P = sp.predict_probs(A.oos.X)
+    P = sp.predict_probs(Xo)
     probs = {f"signal_{m}": P[:, i] for i, m in enumerate(sp.members)} | {"ensemble": P.mean(axis=1)}
-    cal = calibration_report(probs, A.oos.y, window)
+    cal = calibration_report(probs, yo, window)
     cal.to_csv(out / "calibration.csv", index=False)
-    plot_reliability(probs, A.oos.y, out / "calibration.png", f"Reliability, signal models — {window}")
-    rows = {f"signal_{m}": (A.oos.X, list(F.columns)) for m in sp.members}
+    plot_reliability(probs, yo, out / "calibration.png", f"Reliability, signal models — {window}")
+    rows = {f"signal_{m}": (Xo, list(F.columns)) for m in sp.members}
     ready = np.flatnonzero(np.isfinite(F.to_numpy()).all(axis=1))
-    oos_pos = ready[ready >= A.split.oos_start]
+    oos_pos = ready[ready >= cut]
     if "position" in man.get("models", {}):
         from novosky.position import position_dataset, label_params
         sig = SignalPredictor(models_dir, list(F.columns), min_confidence=0.0).predict(F.to_numpy(np.float32)[oos_pos])
@@ -113,7 +119,11 @@ def run_diagnostics(models_dir, bars, out_dir, ml=None, shap_rows=400) -> dict:
         if len(Xp): rows["position"] = (Xp, man["models"]["position"]["meta"]["inputs"])
     if "sltp" in man.get("models", {}):
         from novosky.sltp import SltpTrainer
-        Xt = SltpTrainer(ml).dataset(bars, F, models_dir, oos_pos[oos_pos + ml.labels.horizon + 1 < len(bars)])[0]
+        from novosky.position import PositionPredictor
+        at = oos_pos[oos_pos + ml.labels.horizon + 1 < len(bars)]
+        so = SignalPredictor(models_dir, list(F.columns), min_confidence=0.0).predict(Xf[at])
+        pp = PositionPredictor(models_dir, list(F.columns))
+        Xt = SltpTrainer(ml).dataset(bars, F, so, at, pp.predict_proba if pp.enabled else None)[0]
         if len(Xt):
             for n in ("sltp_sl", "sltp_tp"): rows[n] = (Xt, man["models"]["sltp"]["meta"]["inputs"])
     rng = np.random.default_rng(0)
@@ -146,8 +156,10 @@ def main(argv=None):
     except (FileNotFoundError, DataError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     cal = res["calibration"]
-    print(f"calibration ({res['window']}):")
+    print(f"calibration: ECE (expected calibration error: mean |predicted - observed| over 10 probability bins; 0 is perfect) "
+          f"per model and class, {res['window']}:")
     print(cal.pivot(index="model", columns="class", values="ece").round(3).to_string())
+    print(cal.pivot(index="model", columns="class", values="brier").round(3).to_string().replace("class", "Brier", 1))
     for name, t in res["shap"].items(): print(f"{name}: top inputs {', '.join(t.feature.head(5))}")
     print(f"wrote {a.out}/calibration.png, calibration.csv and shap_*.png/csv")
     return 0

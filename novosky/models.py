@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_models.ipynb #26b8868e
 from __future__ import annotations
-import hashlib, json, logging, pickle, platform, re, time
+import hashlib, io, json, logging, pickle, platform, re, time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,10 +16,12 @@ log = logging.getLogger("novosky.models")
 
 # %% auto #0
 __all__ = ['log', 'ONNX_OPSETS', 'MANIFEST', 'SOURCES', 'ModelCompatibilityError', 'ModelIntegrityError', 'StaleModelError',
-           'ExportError', 'Rows', 'Assembled', 'assemble', 'purged_kfold', 'Calibrator', 'make_estimator', 'f32_floor',
-           'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes', 'onnx_session', 'onnx_run',
-           'verify_onnx', 'sha256_file', 'library_versions', 'save_member', 'read_manifest', 'record_model',
-           'model_digest', 'check_compat', 'require_fresh', 'check_requires', 'verify_artifact', 'Predictor']
+           'ExportError', 'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator',
+           'make_estimator', 'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes',
+           'onnx_session', 'onnx_run', 'verify_onnx', 'sha256_file', 'library_versions', 'save_member', 'read_manifest',
+           'record_model', 'model_digest', 'check_compat', 'require_fresh', 'check_requires', 'verify_artifact',
+           'NoOutOfSampleError', 'read_verified', 'save_folds', 'load_folds', 'save_oof', 'load_oof', 'training_window',
+           'training_cutoff', 'oos_start', 'Predictor']
 
 # %% ../nbs/03_models.ipynb #d66ccb39
 class ModelCompatibilityError(RuntimeError):
@@ -53,6 +55,7 @@ class Assembled:
     oos: Rows
     split: object
     features: list
+    index: pd.DatetimeIndex | None = None    # every bar of the data (rows above are a subset)
 
 def assemble(features: pd.DataFrame, target: pd.Series, usable=None, split=None) -> Assembled:
     "Join feature rows to a target; keep rows with every feature ready and a usable target; split IS/OOS in time."
@@ -65,19 +68,48 @@ def assemble(features: pd.DataFrame, target: pd.Series, usable=None, split=None)
     def rows(m):
         m = ok & m
         return Rows(Xf[m], target.to_numpy()[m], features.index[m], pos[m])
-    return Assembled(rows(pos < sp.is_stop), rows(pos >= sp.oos_start), sp, list(features.columns))
+    return Assembled(rows(pos < sp.is_stop), rows(pos >= sp.oos_start), sp, list(features.columns), features.index)
 
 # %% ../nbs/03_models.ipynb #3a10f489
 def purged_kfold(pos: np.ndarray, k: int, horizon: int, embargo: int = 0):
-    "List of (train_idx, val_idx) into `pos` (sorted bar positions): contiguous folds, purged and embargoed."
+    "List of (train_idx, val_idx) into `pos` (sorted bar positions): contiguous folds, purged and embargoed.\n\n"\
+    "Fold j owns the bars from its first row up to the bar before the next fold's first row (gaps between rows included),\n"\
+    "so a bar anywhere in that span can be predicted by fold j's model without it having seen that stretch of time."
     pos = np.asarray(pos); n = len(pos)
     if k < 2 or n < 2 * k: raise ValueError(f"purged_kfold: need at least {2 * k} rows for {k} folds, got {n}")
+    blocks = np.array_split(np.arange(n), k)
     out = []
-    for v in np.array_split(np.arange(n), k):
-        lo, hi = pos[v[0]], pos[v[-1]]
+    for j, v in enumerate(blocks):
+        lo = pos[v[0]]
+        hi = pos[blocks[j + 1][0]] - 1 if j + 1 < k else pos[v[-1]]
         train = np.flatnonzero(((pos + horizon) < lo) | (pos > hi + embargo))
         out.append((train, v))
     return out
+
+# %% ../nbs/03_models.ipynb #b12dbcb8
+@dataclass
+class FoldModels:
+    "Out-of-fold models: fold j's model never trained near the bars it owns; `predict` routes each row by its bar time."
+    starts: np.ndarray        # int64 ns: the first bar time each fold owns (ascending)
+    members: list             # a `Member` per fold (None where the fold could not be fitted)
+    def fold_of(self, t_ns) -> np.ndarray:
+        return np.clip(np.searchsorted(self.starts, np.asarray(t_ns, np.int64), "right") - 1, 0, len(self.starts) - 1)
+    def predict(self, X, t_ns) -> np.ndarray:
+        "Out-of-fold predictions for rows X whose bars open at `t_ns` (NaN where the owning fold has no model)."
+        X = np.asarray(X, np.float32).reshape(-1, np.shape(X)[-1])
+        f = self.fold_of(np.broadcast_to(np.asarray(t_ns, np.int64), (len(X),)))
+        out = None
+        for j in np.unique(f):
+            if self.members[j] is None: continue
+            sel = f == j; p = self.members[j].predict(X[sel])
+            if out is None: out = np.full((len(X),) + p.shape[1:], np.nan)
+            out[sel] = p
+        return out if out is not None else np.full(len(X), np.nan)
+    def predict_proba(self, X, t=None): return self.predict(X, t)
+
+def times_ns(index) -> np.ndarray:
+    "Bar times as int64 nanoseconds since the epoch (UTC)."
+    return np.asarray(pd.DatetimeIndex(index).as_unit("ns").asi8, np.int64)
 
 # %% ../nbs/03_models.ipynb #b9af352b
 def _knots(p, spacing):
@@ -189,25 +221,34 @@ class Member:
         P = _native(self.model, np.asarray(X, np.float32))
         return self.calibrator.transform(P) if self.calibrator is not None else (P if self.task == "classifier" else P[:, 0])
 
-def fit_member(kind, X, y, training, task="classifier", pos=None, horizon=0, embargo=0, balance=True, calibrate=True, min_rows=None) -> Member:
-    "Fit one member on float32 rows; classifiers get an isotonic/sigmoid map from purged out-of-fold probabilities."
+def fit_member(kind, X, y, training, task="classifier", pos=None, horizon=0, embargo=0, balance=True, calibrate=True, min_rows=None,
+               times=None, folds=False):
+    "Fit one member on float32 rows; classifiers get an isotonic/sigmoid map from purged out-of-fold probabilities.\n\n"\
+    "With `folds=True` (needs `times`, the rows' bar times) it returns `(member, FoldModels)`: the purged fold models\n"\
+    "whose out-of-fold predictions the next model in the chain learns from."
     X = np.asarray(X, np.float32)
     need = training.min_train_rows if min_rows is None else min_rows
     if len(X) < need:
         raise ValueError(f"only {len(X)} training rows; at least {need} are needed (ml_config.json training.min_train_rows)")
+    if folds and times is None: raise ValueError("fit_member(folds=True) needs the rows' bar times")
     w = sample_weights(y) if (task == "classifier" and balance) else None
-    cal = None
-    if task == "classifier" and calibrate:
-        n_cls = int(np.max(y)) + 1
-        oof = np.full((len(X), n_cls), np.nan)
+    cal, fold_models, starts = None, [], []
+    if (task == "classifier" and calibrate) or folds:
+        n_cls = int(np.max(y)) + 1 if task == "classifier" else 0
+        oof = np.full((len(X), max(n_cls, 1)), np.nan)
         for tr, va in purged_kfold(pos if pos is not None else np.arange(len(X)), training.cv_folds, horizon, embargo):
-            if len(np.unique(y[tr])) < n_cls: continue
+            starts.append(int(np.asarray(times, np.int64)[va[0]]) if times is not None else int(va[0]))
+            if len(tr) < 2 or (task == "classifier" and len(np.unique(y[tr])) < n_cls): fold_models.append(None); continue
             m = snap_thresholds(make_estimator(kind, training, task).fit(X[tr], y[tr], sample_weight=None if w is None else w[tr]))
-            oof[va] = m.predict_proba(X[va])
-        done = np.isfinite(oof).all(axis=1)
-        cal = Calibrator(training.calibration).fit(oof[done], y[done])
+            fold_models.append(m)
+            if task == "classifier": oof[va] = m.predict_proba(X[va])
+        if task == "classifier" and calibrate:
+            done = np.isfinite(oof).all(axis=1)
+            cal = Calibrator(training.calibration).fit(oof[done], y[done])
     model = snap_thresholds(make_estimator(kind, training, task).fit(X, y, sample_weight=w))
-    return Member(kind, task, model, cal, X.shape[1])
+    member = Member(kind, task, model, cal, X.shape[1])
+    if not folds: return member
+    return member, FoldModels(np.array(starts, np.int64), [None if m is None else Member(kind, task, m, cal, X.shape[1]) for m in fold_models])
 
 # %% ../nbs/03_models.ipynb #4f719a92
 ONNX_OPSETS = {"": 17, "ai.onnx.ml": 3}
@@ -315,6 +356,8 @@ def record_model(models_dir, model, artifacts: dict, features, window: dict, req
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     man.setdefault("models", {})[model] = {"artifacts": artifacts, "window": window, "requires": requires or {},
                                            "meta": meta or {}, "created": man["updated"]}
+    cut = training_cutoff(man)
+    man["cutoff"] = {k: str(v) for k, v in cut.items()} if cut else None
     (Path(models_dir) / MANIFEST).write_text(json.dumps(man, indent=1) + "\n")
     return man
 
@@ -370,6 +413,69 @@ def verify_artifact(models_dir, rel, man) -> Path:
     got = sha256_file(p)
     if got != want: raise ModelIntegrityError(f"{p}: sha256 {got[:16]}… differs from the manifest's {want[:16]}…; refusing to load it")
     return p
+
+# %% ../nbs/03_models.ipynb #f61bdf06
+class NoOutOfSampleError(ValueError):
+    "A window asked for out-of-sample bars, and the data has none after the models' training cutoff."
+
+def read_verified(models_dir, rel, man) -> bytes:
+    "An artifact's bytes, read once; their sha256 must be the manifest's (`ModelIntegrityError` otherwise)."
+    p = Path(models_dir) / rel
+    want = next((a[rel] for m in man.get("models", {}).values() for a in [m["artifacts"]] if rel in a), None)
+    if want is None: raise ModelIntegrityError(f"{p}: not listed in {MANIFEST}; refusing to load an artifact the manifest does not vouch for")
+    if not p.is_file(): raise ModelIntegrityError(f"{p}: listed in {MANIFEST} but missing")
+    data = p.read_bytes(); got = hashlib.sha256(data).hexdigest()
+    if got != want: raise ModelIntegrityError(f"{p}: sha256 {got[:16]}… differs from the manifest's {want[:16]}…; refusing to load it")
+    return data
+
+def save_folds(folds: FoldModels, models_dir, name) -> dict:
+    "Write `NAME.folds.pkl` (research lane only); returns {relative path: sha256}."
+    data = pickle.dumps(folds, protocol=5)
+    (Path(models_dir) / f"{name}.folds.pkl").write_bytes(data)
+    return {f"{name}.folds.pkl": hashlib.sha256(data).hexdigest()}
+
+def load_folds(models_dir, name, man) -> FoldModels:
+    return pickle.loads(read_verified(models_dir, f"{name}.folds.pkl", man))
+
+def save_oof(models_dir, name, t_ns, values) -> dict:
+    "Write out-of-fold predictions at bar times as `NAME.oof.npy` (a plain structured array: no pickle)."
+    values = np.asarray(values, np.float32)
+    a = np.zeros(len(t_ns), dtype=[("t", "<i8"), ("v", "<f4", values.shape[1:])])
+    a["t"], a["v"] = np.asarray(t_ns, np.int64), values
+    buf = io.BytesIO(); np.save(buf, a, allow_pickle=False); data = buf.getvalue()
+    (Path(models_dir) / f"{name}.oof.npy").write_bytes(data)
+    return {f"{name}.oof.npy": hashlib.sha256(data).hexdigest()}
+
+def load_oof(models_dir, name, man):
+    "(bar times int64 ns, values float32) from `NAME.oof.npy`, verified against the manifest."
+    a = np.load(io.BytesIO(read_verified(models_dir, f"{name}.oof.npy", man)), allow_pickle=False)
+    return a["t"].astype(np.int64), a["v"]
+
+def training_window(index, rows_pos, horizon: int, oos_start: int, **extra) -> dict:
+    "A model's window: first/last training bar, `seen_to` (last bar its labels reached) and `oos_from` (first OOS bar)."
+    index = pd.DatetimeIndex(index); rows_pos = np.asarray(rows_pos)
+    if not len(rows_pos): return {"rows": 0, **extra}
+    last = int(rows_pos.max())
+    return {"from": str(index[int(rows_pos.min())]), "to": str(index[last]), "rows": int(len(rows_pos)),
+            "seen_to": str(index[min(last + horizon, len(index) - 1)]),
+            "oos_from": str(index[oos_start]) if oos_start < len(index) else None, **extra}
+
+def training_cutoff(man: dict) -> dict | None:
+    "The set's cutoff: {'seen_to', 'oos_from'} as UTC Timestamps (latest over its models), or None for a set that predates it."
+    ws = [m.get("window", {}) for m in man.get("models", {}).values()]
+    if not ws or any(not w.get("seen_to") or not w.get("oos_from") for w in ws): return None
+    ts = lambda s: pd.Timestamp(s).tz_convert("UTC") if pd.Timestamp(s).tz else pd.Timestamp(s).tz_localize("UTC")
+    return {"seen_to": max(ts(w["seen_to"]) for w in ws), "oos_from": max(ts(w["oos_from"]) for w in ws)}
+
+def oos_start(index, man: dict, models_dir="models") -> int:
+    "Position of the first bar of `index` at or after the set's `oos_from` (== len(index) when there is none)."
+    cut = training_cutoff(man)
+    if cut is None:
+        raise ModelCompatibilityError(f"the models in {models_dir} do not record their training cutoff (trained before it was "
+                                      "recorded); retrain them (python -m novosky.train) so out-of-sample can be told from in-sample")
+    idx = pd.DatetimeIndex(index)
+    t = cut["oos_from"] if idx.tz is not None else cut["oos_from"].tz_localize(None)
+    return int(idx.searchsorted(t))
 
 # %% ../nbs/03_models.ipynb #234621ab
 SOURCES = ("calibrated-pickle", "onnx", "raw-pickle")

@@ -11,12 +11,14 @@ import talib
 from .config import load_ml_config
 from .labels import LabelParams, make_labels, NONE, BUY, SELL, EXIT_SL
 from .models import (Assembled, Rows, fit_member, save_member, record_model, require_fresh, check_compat,
-                            check_requires, Predictor, SOURCES, StaleModelError)
-from .signal import SignalPredictor, SignalOutput
+                            check_requires, Predictor, SOURCES, StaleModelError, save_folds, load_folds,
+                            times_ns, training_window)
+from .signal import SignalPredictor, SignalOutput, oof_signal
 
 # %% auto #0
-__all__ = ['EXIT', 'HOLD', 'ADD', 'POSITION_CLASSES', 'STATE_FEATURES', 'state_row', 'Trades', 'signal_trades', 'trade_paths',
-           'position_dataset', 'state_rows', 'PositionTrainer', 'label_params', 'PositionPredictor']
+__all__ = ['EXIT', 'HOLD', 'ADD', 'POSITION_CLASSES', 'STATE_FEATURES', 'MIN_EVAL_TRADES', 'state_row', 'Trades', 'signal_trades',
+           'trade_paths', 'position_dataset', 'state_rows', 'label_params', 'PositionPredictor', 'position_policy',
+           'downstream_verdict', 'PositionTrainer']
 
 # %% ../nbs/05_position.ipynb #5dc08f67
 EXIT, HOLD, ADD = 0, 1, 2
@@ -68,8 +70,10 @@ def trade_paths(bars: pd.DataFrame, tr: Trades, p: LabelParams):
     return close_r, best_r, worst_r, open_after, J
 
 # %% ../nbs/05_position.ipynb #e365ec6c
-def position_dataset(bars, F: pd.DataFrame, sig: SignalOutput, sig_pos: np.ndarray, labels, p: LabelParams, margins, horizon_end=None):
-    "Rows (market features + state) for every open bar of every signal trade, with EXIT/HOLD/ADD labels and bar positions."
+def position_dataset(bars, F: pd.DataFrame, sig: SignalOutput, sig_pos: np.ndarray, labels, p: LabelParams, margins, horizon_end=None,
+                     return_index=False):
+    "Rows (market features + state) for every open bar of every signal trade, with EXIT/HOLD/ADD labels and bar positions\n"\
+    "(and, with `return_index`, each row's trade and bar-in-trade index)."
     tr = signal_trades(sig.vote if sig.gated is None else np.where(sig.gated, _ungated(sig), sig.vote), sig_pos, labels)
     close_r, best_r, worst_r, open_after, J = trade_paths(bars, tr, p)
     n_tr, H = close_r.shape
@@ -92,7 +96,8 @@ def position_dataset(bars, F: pd.DataFrame, sig: SignalOutput, sig_pos: np.ndarr
     state = state_rows(tr, ti, ki, close_r, mfe, mae, sig, sig_pos, rows_j, p, len(bars))
     X = np.hstack([F.to_numpy(np.float32)[rows_j], state.astype(np.float32)])
     ok = np.isfinite(X).all(axis=1)
-    return X[ok], y[ti, ki][ok].astype(int), rows_j[ok], tr
+    out = X[ok], y[ti, ki][ok].astype(int), rows_j[ok], tr
+    return out + (ti[ok], ki[ok]) if return_index else out
 
 def state_rows(tr, ti, ki, close_r, mfe, mae, sig, sig_pos, rows_j, p, n_bars) -> np.ndarray:
     "Position-state features for (trade ti, bar ki) pairs; the signal is read at each row's own bar."
@@ -112,41 +117,6 @@ def _ungated(sig):
     return v
 
 # %% ../nbs/05_position.ipynb #84ed9d36
-class PositionTrainer:
-    "Train the position model on the saved signal model's in-sample trades."
-    def __init__(self, ml=None, kind="lgb", verbose=False):
-        self.ml, self.kind, self.verbose = ml or load_ml_config(), kind, verbose
-    def fit(self, bars, F, labels, models_dir, split=None):
-        from novosky.data import split_is_oos
-        self.requires_ = require_fresh(models_dir, "position", ["signal"], list(F.columns))
-        sp = split_is_oos(F.index, split or self.ml.split)
-        ready = np.flatnonzero(np.isfinite(F.to_numpy()).all(axis=1))
-        pos = ready[ready < sp.is_stop]
-        sig = SignalPredictor(models_dir, list(F.columns), min_confidence=0.0).predict(F.to_numpy(np.float32)[pos])
-        self.signal_source_ = None
-        p = label_params(self.ml)
-        X, y, rows_j, tr = position_dataset(bars, F, sig, pos, labels, p, self.ml.position, horizon_end=sp.oos_start)
-        if len(tr) == 0: raise ValueError("the signal model took no trades in-sample: nothing to learn a position model from")
-        order = np.argsort(rows_j, kind="stable")
-        X, y, rows_j = X[order], y[order], rows_j[order]
-        if len(np.unique(y)) < 3: raise ValueError(f"position labels contain only {sorted(POSITION_CLASSES[c] for c in np.unique(y))}; need EXIT, HOLD and ADD")
-        t0 = time.perf_counter()
-        self.member_ = fit_member(self.kind, X, y, self.ml.training, pos=rows_j, horizon=self.ml.labels.horizon, embargo=self.ml.split.embargo_bars)
-        self.fit_seconds_ = time.perf_counter() - t0
-        self.n_trades_, self.n_rows_ = len(tr), len(y)
-        self.class_counts_ = {POSITION_CLASSES[c]: int((y == c).sum()) for c in POSITION_CLASSES}
-        self.features_, self.inputs_ = list(F.columns), list(F.columns) + STATE_FEATURES
-        self.window_ = {"from": str(F.index[rows_j[0]]), "to": str(F.index[rows_j[-1]]), "rows": len(y), "trades": len(tr)}
-        self.X_check_ = X[:: max(1, len(X) // 5000)]
-        if self.verbose: print(f"position: {len(tr):,} trades, {len(y):,} rows {self.class_counts_}, {self.fit_seconds_:.1f} s")
-        return self
-    def save(self, models_dir):
-        arts = save_member(self.member_, models_dir, "position", self.X_check_, self.ml.training.onnx_tolerance)
-        return record_model(models_dir, "position", arts, self.features_, self.window_, requires=self.requires_,
-                            meta={"inputs": self.inputs_, "state_features": STATE_FEATURES, "classes": POSITION_CLASSES,
-                                  "class_counts": self.class_counts_, "margins": vars(self.ml.position) if hasattr(self.ml.position, "__dict__") else {},
-                                  "rule": "EXIT if final_R - R_now <= -exit_margin_r; ADD if >= add_margin_r and adverse <= add_max_adverse_r; else HOLD"})
-
 def label_params(ml) -> LabelParams:
     "Barrier parameters from `ml` (an `MlConfig`) with the cost model of the configured broker and symbol."
     base = LabelParams.from_config()
@@ -159,8 +129,104 @@ class PositionPredictor:
         man = check_compat(models_dir, features)
         if "position" not in man.get("models", {}): raise FileNotFoundError(f"no position model recorded in {models_dir}; train it first")
         check_requires(models_dir, "position", man)
-        self.inputs = man["models"]["position"]["meta"]["inputs"]
+        meta = man["models"]["position"]["meta"]
+        self.inputs = meta["inputs"]
+        self.enabled, self.reason = meta.get("enabled", True), meta.get("reason", "")
         self.predictor = Predictor(models_dir, "position", features, sources, threads, manifest=man)
         self.source = self.predictor.source
-    def predict_proba(self, X) -> np.ndarray: return self.predictor.predict(X)
-    def predict(self, X) -> np.ndarray: return self.predict_proba(X).argmax(axis=1)
+    def predict_proba(self, X, t=None) -> np.ndarray: return self.predictor.predict(X)
+    def predict(self, X, t=None) -> np.ndarray: return self.predict_proba(X).argmax(axis=1)
+
+# %% ../nbs/05_position.ipynb #fccaa9aa
+MIN_EVAL_TRADES = 30     # fewer trades than this cannot show that a downstream model beats its baseline
+
+def position_policy(bars, F, sig: SignalOutput, sig_pos, labels, p: LabelParams, predict, eval_bars: int, until=None) -> dict:
+    "Mean R of the signal's trades when `predict(X, t)` may EXIT them every `eval_bars` bars, vs held to the barrier (always-HOLD)."
+    X, y, rows_j, tr, ti, ki = position_dataset(bars, F, sig, sig_pos, labels, p, _margins0(), horizon_end=until, return_index=True)
+    if len(tr) == 0: return {"trades": 0, "model_r": float("nan"), "hold_r": float("nan"), "exit_rate": 0.0}
+    close_r = trade_paths(bars, tr, p)[0]
+    ev = (ki + 1) % eval_bars == 0
+    first = np.full(len(tr), p.horizon + 1)
+    if ev.any():
+        P = np.asarray(predict(X[ev], times_ns(bars.index[rows_j[ev]])))
+        ex = np.isfinite(P).all(axis=1) & (np.nan_to_num(P).argmax(axis=1) == EXIT)
+        np.minimum.at(first, ti[ev][ex], ki[ev][ex] + 1)
+    done = tr.bar + tr.exit_k < (until if until is not None else len(bars))     # keep trades wholly inside the window
+    exited = first <= p.horizon
+    r = np.where(exited, close_r[np.arange(len(tr)), np.minimum(first, p.horizon) - 1], tr.final_r)[done]
+    return {"trades": int(done.sum()), "model_r": float(r.mean()) if len(r) else float("nan"),
+            "hold_r": float(tr.final_r[done].mean()) if done.any() else float("nan"), "exit_rate": float(exited[done].mean()) if done.any() else 0.0,
+            "window": f"{bars.index[tr.bar[done].min()]} .. {bars.index[tr.bar[done].max()]}" if done.any() else ""}
+
+def _margins0():
+    from types import SimpleNamespace
+    return SimpleNamespace(exit_margin_r=0.0, add_margin_r=np.inf, add_max_adverse_r=0.0)
+
+def downstream_verdict(name, oof: dict, oos: dict, key="model_r", base="hold_r", base_name="always-HOLD", unit="R a trade") -> tuple:
+    "(enabled, reason): a downstream model is switched on only if, out of fold in-sample, it beats its baseline on enough trades."
+    n, a, b = oof.get("trades", 0), oof.get(key, np.nan), oof.get(base, np.nan)
+    oos_txt = (f"; OOS (after the cutoff, {oos['trades']} trades) {oos[key]:+.3f} vs {oos[base]:+.3f}" if oos and oos.get("trades") else "; no OOS trades to check")
+    if n < MIN_EVAL_TRADES: return False, f"{name}: only {n} out-of-fold trades (< {MIN_EVAL_TRADES}) to judge it against {base_name}: switched off" + oos_txt
+    if not (a > b): return False, f"{name}: out of fold it does not beat {base_name} ({a:+.3f} vs {b:+.3f} {unit}, {n} trades): switched off" + oos_txt
+    return True, f"{name}: out of fold it beats {base_name} ({a:+.3f} vs {b:+.3f} {unit}, {n} trades): switched on" + oos_txt
+
+# %% ../nbs/05_position.ipynb #07998dca
+class PositionTrainer:
+    "Train the position model on the trades of the signal's out-of-fold votes (what it will see live), in-sample only."
+    def __init__(self, ml=None, kind="lgb", verbose=False, eval_bars=None):
+        self.ml, self.kind, self.verbose, self.eval_bars = ml or load_ml_config(), kind, verbose, eval_bars
+    def fit(self, bars, F, labels, models_dir, split=None):
+        from novosky.data import split_is_oos
+        self.requires_ = require_fresh(models_dir, "position", ["signal"], list(F.columns))
+        sp = split_is_oos(F.index, split or self.ml.split)
+        sig_pos, sig = oof_signal(models_dir, F.index)
+        keep = sig_pos < sp.is_stop; sig_pos, sig = sig_pos[keep], sig.take(keep)
+        p = label_params(self.ml)
+        X, y, rows_j, tr = position_dataset(bars, F, sig, sig_pos, labels, p, self.ml.position, horizon_end=sp.oos_start)
+        if len(tr) == 0: raise ValueError("the signal model's out-of-fold votes took no trades in-sample: nothing to learn a position model from")
+        order = np.argsort(rows_j, kind="stable")
+        X, y, rows_j = X[order], y[order], rows_j[order]
+        if len(np.unique(y)) < 3: raise ValueError(f"position labels contain only {sorted(POSITION_CLASSES[c] for c in np.unique(y))}; need EXIT, HOLD and ADD")
+        t0 = time.perf_counter()
+        self.member_, self.folds_ = fit_member(self.kind, X, y, self.ml.training, pos=rows_j, horizon=self.ml.labels.horizon,
+                                               embargo=self.ml.split.embargo_bars, times=times_ns(bars.index[rows_j]), folds=True)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.n_trades_, self.n_rows_ = len(tr), len(y)
+        self.class_counts_ = {POSITION_CLASSES[c]: int((y == c).sum()) for c in POSITION_CLASSES}
+        self.features_, self.inputs_ = list(F.columns), list(F.columns) + STATE_FEATURES
+        self.window_ = training_window(bars.index, rows_j, self.ml.labels.horizon, sp.oos_start, trades=len(tr))
+        self.X_check_ = X[:: max(1, len(X) // 5000)]
+        self.evaluate(bars, F, labels, models_dir, sp, sig, sig_pos)
+        if self.verbose: print(f"position: {len(tr):,} trades, {len(y):,} rows {self.class_counts_}, {self.fit_seconds_:.1f} s; {self.reason_}")
+        return self
+
+# %% ../nbs/05_position.ipynb #eae38a97
+def _evaluate(self,  bars, F, labels, models_dir, sp, sig, sig_pos):
+    "Out-of-fold (in-sample) and OOS (after the cutoff) mean R against always-HOLD; sets `enabled_` and `reason_`."
+    from novosky.config import load_config
+    eb = self.eval_bars or load_config().positions.position_eval_bars
+    p = label_params(self.ml)
+    self.oof_eval_ = position_policy(bars, F, sig, sig_pos, labels, p, self.folds_.predict, eb, until=sp.is_stop)
+    X = F.to_numpy(np.float32); at = np.flatnonzero(np.isfinite(X).all(axis=1)); at = at[at >= sp.oos_start]
+    self.oos_eval_ = {"trades": 0}
+    if len(at):
+        so = SignalPredictor(models_dir, list(F.columns), min_confidence=0.0).predict(X[at])
+        self.oos_eval_ = position_policy(bars, F, so, at, labels, p, lambda X, t: self.member_.predict(X), eb)
+    self.enabled_, self.reason_ = downstream_verdict("position model", self.oof_eval_, self.oos_eval_)
+    return self
+
+PositionTrainer.evaluate = _evaluate
+
+def _save(self, models_dir):
+    arts = save_member(self.member_, models_dir, "position", self.X_check_, self.ml.training.onnx_tolerance)
+    arts |= save_folds(self.folds_, models_dir, "position")
+    return record_model(models_dir, "position", arts, self.features_, self.window_, requires=self.requires_,
+                        meta={"inputs": self.inputs_, "state_features": STATE_FEATURES, "classes": POSITION_CLASSES,
+                              "class_counts": self.class_counts_, "margins": vars(self.ml.position) if hasattr(self.ml.position, "__dict__") else {},
+                              "rule": "EXIT if final_R - R_now <= -exit_margin_r; ADD if >= add_margin_r and adverse <= add_max_adverse_r; else HOLD",
+                              "trained_on": "trades of the signal's out-of-fold votes (purged folds), in-sample bars only",
+                              "enabled": bool(self.enabled_), "reason": self.reason_,
+                              "evaluation": {"baseline": "always-HOLD (trade held to its barrier)", "metric": "mean R a trade (adds ignored)",
+                                             "out_of_fold_in_sample": self.oof_eval_, "oos": self.oos_eval_}})
+
+PositionTrainer.save = _save

@@ -10,54 +10,117 @@ import numpy as np, pandas as pd
 from .config import load_all, Settings
 from .data import split_is_oos
 from .engine import RISK_FEATURES, RISK_MIN, RISK_MAX
-from .models import fit_member, save_member, record_model, require_fresh, read_manifest
-from .backtest import load_chain, prepare, run, metrics, group_trades, RiskPredictor
+from .models import (fit_member, save_member, save_folds, load_folds, record_model, require_fresh, read_manifest, check_compat,
+                            times_ns, training_window)
+from .signal import oof_signal
+from .sltp import entry_rows
+from .backtest import load_chain, prepare, run, metrics, group_trades, RiskPredictor, Chain
 
 # %% auto #0
-__all__ = ['NEXT_TRADES', 'MIN_TRADES', 'risk_dataset', 'RiskTrainer']
+__all__ = ['NEXT_TRADES', 'MIN_TRADES', 'risk_dataset', 'sized_sharpe', 'oof_walk', 'RiskTrainer']
 
 # %% ../nbs/11a_risk.ipynb #43381285
 NEXT_TRADES = 5
-MIN_TRADES = 30
+MIN_TRADES = 30          # fewer entries than this: the risk model is saved but switched off (multiplier 1.0)
 
 def risk_dataset(res, S: Settings):
-    "Rows of entry-time risk features and the mean R of that trade and the next four."
+    "Rows of entry-time risk features, the mean R of that trade and the next four, the trade's own R, and entry bars."
     entries = [e for e in res.events if e["event"] == "order" and "risk_features" in e]
     g = group_trades(res.trades, S.symbol_spec.value_per_price_unit).set_index("group")
-    rows = [(e["position_id"], e["risk_features"]) for e in entries if e["position_id"] in g.index]
-    if not rows: return np.zeros((0, len(RISK_FEATURES)), np.float32), np.zeros(0), []
-    ids = [r[0] for r in rows]
-    r = g.loc[ids, "r"].to_numpy()
+    rows = [(e["position_id"], e["risk_features"], e["i"]) for e in entries if e["position_id"] in g.index]
+    if not rows: return np.zeros((0, len(RISK_FEATURES)), np.float32), np.zeros(0), np.zeros(0), np.zeros(0, int)
+    r = g.loc[[x[0] for x in rows], "r"].to_numpy()
     fwd = pd.Series(r[::-1]).rolling(NEXT_TRADES, min_periods=1).mean().to_numpy()[::-1]
-    return np.array([x[1] for x in rows], np.float32), fwd, ids
+    return np.array([x[1] for x in rows], np.float32), fwd, r, np.array([x[2] for x in rows], int)
 
+def sized_sharpe(r, mult) -> float:
+    "Per-trade Sharpe of R scaled by the multiplier (risk scales P/L linearly)."
+    x = np.asarray(r) * np.asarray(mult)
+    return float(x.mean() / x.std(ddof=1)) if len(x) > 1 and x.std(ddof=1) > 0 else 0.0
+
+def oof_walk(bars, F, models_dir, S: Settings, stop: int):
+    "The chain's walk over bars [0, stop) as it would have gone on unseen bars: out-of-fold signal, position and SL/TP."
+    man = check_compat(models_dir, list(F.columns)); M = man["models"]
+    prep = prepare(bars, Chain(), S, F, fast=False)
+    pos, sig = oof_signal(models_dir, F.index, man)
+    k = pos < stop; pos, sig = pos[k], sig.take(k)
+    prep.vote[pos], prep.confidence[pos], prep.agreement[pos] = sig.vote, sig.confidence, sig.agreement
+    t = times_ns(bars.index)
+    if M["sltp"]["meta"].get("enabled", True):
+        idx = np.flatnonzero(prep.vote[:stop] != 0)
+        rows = entry_rows(prep.X[idx], np.where(prep.vote[idx] == 1, 1, -1), prep.confidence[idx], prep.agreement[idx])
+        b = S.config.sltp
+        prep.sl[idx] = np.clip(load_folds(models_dir, "sltp_sl", man).predict(rows, t[idx]), b.sl_atr_min, b.sl_atr_max)
+        prep.tp[idx] = np.clip(load_folds(models_dir, "sltp_tp", man).predict(rows, t[idx]), b.tp_atr_min, b.tp_atr_max)
+    position = load_folds(models_dir, "position", man) if M["position"]["meta"].get("enabled", True) else None
+    return run(prep, S, Chain(None, position, None, None), 0, stop)
+
+# %% ../nbs/11a_risk.ipynb #41916d78
 class RiskTrainer:
-    "Train the risk model on an in-sample backtest of signal + position + SL/TP (multiplier 1)."
+    "Train the risk model on the out-of-fold walk of signal + position + SL/TP over the in-sample bars (multiplier 1)."
     def __init__(self, S: Settings | None = None, verbose=False):
         self.S, self.verbose = S or load_all(), verbose
     def fit(self, bars, F, models_dir):
         S = self.S
         self.requires_ = require_fresh(models_dir, "risk", ["signal", "position", "sltp"], list(F.columns))
-        chain = load_chain(models_dir, S.ml.features, S.config)
-        chain.risk = None
         sp = split_is_oos(bars.index, S.ml.split)
-        prep = prepare(bars, chain, S, F)
-        res = run(prep, S, chain, 0, sp.is_stop)
-        X, y, ids = risk_dataset(res, S)
-        if len(y) < MIN_TRADES:
-            raise ValueError(f"the in-sample backtest made only {len(y)} trades; the risk model needs at least {MIN_TRADES}")
+        res = oof_walk(bars, F, models_dir, S, sp.is_stop)
+        X, y, r, at = risk_dataset(res, S)
+        if len(y) < 2: raise ValueError(f"the out-of-fold in-sample walk made {len(y)} trades: nothing to learn a risk model from")
         t0 = time.perf_counter()
-        self.member_ = fit_member("lgb", X, y, S.ml.training, task="regressor", calibrate=False, min_rows=MIN_TRADES)
+        folds = len(y) >= max(MIN_TRADES, 2 * S.ml.training.cv_folds)   # out-of-fold figures need enough trades to mean anything
+        kw = dict(task="regressor", calibrate=False, min_rows=2)
+        if folds: self.member_, self.folds_ = fit_member("lgb", X, y, S.ml.training, pos=np.arange(len(y)), horizon=NEXT_TRADES,
+                                                       embargo=NEXT_TRADES, times=times_ns(bars.index[at]), folds=True, **kw)
+        else: self.member_, self.folds_ = fit_member("lgb", X, y, S.ml.training, **kw), None
         self.fit_seconds_ = time.perf_counter() - t0
         m = metrics(res, S)
         self.backtest_ = {k: m[k] for k in ("window", "trades", "net_profit", "return_pct", "sharpe", "max_drawdown_pct", "expectancy_r")}
-        self.window_ = {"from": str(bars.index[0]), "to": str(bars.index[sp.is_stop - 1]), "rows": len(y), "trades": len(y)}
+        self.backtest_["walk"] = "out-of-fold signal, position and SL/TP predictions on in-sample bars"
+        self.window_ = training_window(bars.index, at, 0, sp.oos_start, trades=len(y))
+        self.window_["seen_to"] = str(bars.index[sp.is_stop - 1])        # the walk's last bar (its trades closed by then)
         self.X_, self.y_ = X, y
-        if self.verbose: print(f"risk: {len(y)} in-sample trades, expectancy {m['expectancy_r']:.3f} R, {self.fit_seconds_:.1f} s")
+        mult = lambda pred: np.clip(1.0 + pred, RISK_MIN, RISK_MAX)
+        self.oof_eval_ = ({"trades": len(y), "model_sharpe": sized_sharpe(r, mult(self.folds_.predict(X, times_ns(bars.index[at])))),
+                           "fixed_sharpe": sized_sharpe(r, 1.0)} if folds else {"trades": len(y)})
+        self.oos_eval_ = self._oos(bars, F, models_dir, sp, mult)
+        self._decide(mult)
+        if self.verbose: print(f"risk: {len(y)} out-of-fold trades, {self.fit_seconds_:.1f} s; {self.reason_}")
         return self
-    def save(self, models_dir):
-        arts = save_member(self.member_, models_dir, "risk", self.X_, self.S.ml.training.onnx_tolerance)
-        meta = {"inputs": RISK_FEATURES, "range": [RISK_MIN, RISK_MAX], "gain": 1.0, "target": f"mean R of the trade and the next {NEXT_TRADES - 1}",
-                "multiplier": "clip(1 + gain * prediction, 0.10, 1.25)", "backtest": self.backtest_}
-        (Path(models_dir) / "risk_metadata.json").write_text(json.dumps({**meta, "window": self.window_}, indent=1) + "\n")
-        return record_model(models_dir, "risk", arts, list(self.S.ml.features), self.window_, requires=self.requires_, meta=meta)
+
+# %% ../nbs/11a_risk.ipynb #7568c187
+def _oos(self, bars, F, models_dir, sp, mult) -> dict:
+    "The saved chain (without risk) walked over the bars after the cutoff; the model's multipliers applied to its trades."
+    if sp.oos_start >= len(bars) - 1: return {"trades": 0}
+    chain = load_chain(models_dir, self.S.ml.features, self.S.config); chain.risk = None
+    res = run(prepare(bars, chain, self.S, F), self.S, chain, sp.oos_start, len(bars))
+    X, _, r, at = risk_dataset(res, self.S)
+    if not len(r): return {"trades": 0}
+    return {"trades": len(r), "model_sharpe": sized_sharpe(r, mult(self.member_.predict(X))), "fixed_sharpe": sized_sharpe(r, 1.0),
+            "window": f"{bars.index[sp.oos_start]} .. {bars.index[-1]}"}
+
+def _decide(self, mult):
+    "Switch the model on only when, out of fold, its multipliers raise the per-trade Sharpe on enough trades and vary."
+    n, e, o = len(self.y_), self.oof_eval_, self.oos_eval_
+    spread = float(np.ptp(mult(self.member_.predict(self.X_))))
+    oos = (f"; OOS (after the cutoff, {o['trades']} trades) Sharpe a trade {o['model_sharpe']:.3f} sized vs {o['fixed_sharpe']:.3f} at 1.0"
+           if o.get("trades", 0) >= 10 else f"; OOS: {o.get('trades', 0)} trades after the cutoff, too few to judge")
+    if n < MIN_TRADES: self.enabled_, why = False, f"only {n} out-of-fold in-sample trades to learn from (< {MIN_TRADES})"
+    elif spread < 1e-6: self.enabled_, why = False, "its prediction is the same for every account state (a constant)"
+    elif not e["model_sharpe"] > e["fixed_sharpe"]:
+        self.enabled_, why = False, f"out of fold it does not beat multiplier 1.0 (Sharpe a trade {e['model_sharpe']:.3f} vs {e['fixed_sharpe']:.3f}, {n} trades)"
+    else: self.enabled_, why = True, f"out of fold it beats multiplier 1.0 (Sharpe a trade {e['model_sharpe']:.3f} vs {e['fixed_sharpe']:.3f}, {n} trades)"
+    self.reason_ = f"risk model: {why}: switched {'on' if self.enabled_ else 'off (the engine uses multiplier 1.0)'}{oos}"
+
+def _save(self, models_dir):
+    arts = save_member(self.member_, models_dir, "risk", self.X_, self.S.ml.training.onnx_tolerance)
+    if self.folds_ is not None: arts |= save_folds(self.folds_, models_dir, "risk")
+    meta = {"inputs": RISK_FEATURES, "range": [RISK_MIN, RISK_MAX], "gain": 1.0, "target": f"mean R of the trade and the next {NEXT_TRADES - 1}",
+            "multiplier": "clip(1 + gain * prediction, 0.10, 1.25)", "backtest": self.backtest_, "min_trades": MIN_TRADES,
+            "enabled": bool(self.enabled_), "reason": self.reason_,
+            "evaluation": {"baseline": "multiplier 1.0", "metric": "per-trade Sharpe of R x multiplier",
+                           "out_of_fold_in_sample": self.oof_eval_, "oos": self.oos_eval_}}
+    (Path(models_dir) / "risk_metadata.json").write_text(json.dumps({**meta, "window": self.window_}, indent=1, default=float) + "\n")
+    return record_model(models_dir, "risk", arts, list(self.S.ml.features), self.window_, requires=self.requires_, meta=meta)
+
+RiskTrainer._oos, RiskTrainer._decide, RiskTrainer.save = _oos, _decide, _save

@@ -9,11 +9,12 @@ import time
 import numpy as np, pandas as pd
 from .config import load_ml_config, load_config
 from .labels import NONE, BUY, SELL, LABEL_NAMES
-from .models import (Assembled, Rows, fit_member, save_member, record_model, check_compat, Predictor, SOURCES)
+from .models import (Assembled, Rows, fit_member, save_member, record_model, check_compat, Predictor, SOURCES,
+                            save_oof, load_oof, times_ns, training_window)
 
 # %% auto #0
-__all__ = ['MEMBERS', 'CLASSES', 'SignalOutput', 'combine', 'SignalTrainer', 'SignalPredictor', 'signal_metrics',
-           'baseline_always_none', 'evaluate_signal']
+__all__ = ['MEMBERS', 'CLASSES', 'SignalOutput', 'combine', 'SignalTrainer', 'SignalPredictor', 'oof_signal', 'signal_metrics',
+           'baseline_always_none', 'evaluate_signal', 'signal_verdict']
 
 # %% ../nbs/04_signal.ipynb #2f16f067
 MEMBERS = ("rf", "xgb", "lgb")
@@ -27,6 +28,9 @@ class SignalOutput:
     agreement: np.ndarray    # members voting for the winning class (1 when there is no majority)
     probs: np.ndarray        # (rows, members, classes) calibrated probabilities
     gated: np.ndarray        # True where a BUY/SELL majority was turned to NONE by the confidence gate
+    def take(self, sel) -> "SignalOutput":
+        "The rows `sel` (a mask or positions)."
+        return SignalOutput(self.vote[sel], self.confidence[sel], self.agreement[sel], self.probs[sel], self.gated[sel])
     def frame(self, index=None) -> pd.DataFrame:
         d = {"vote": self.vote, "confidence": self.confidence, "agreement": self.agreement, "gated": self.gated}
         for i, m in enumerate(MEMBERS):
@@ -50,35 +54,50 @@ def combine(probs: np.ndarray, min_confidence: float = 0.0) -> SignalOutput:
 
 # %% ../nbs/04_signal.ipynb #ee1c14f1
 class SignalTrainer:
-    "Fit the three calibrated members on in-sample rows; save them with the manifest; evaluate on OOS rows."
+    "Fit the three calibrated members on in-sample rows; keep their out-of-fold votes; save them with the manifest."
     def __init__(self, ml=None, members=MEMBERS, verbose=False):
         self.ml, self.members, self.verbose = ml or load_ml_config(), tuple(members), verbose
-    def fit(self, A: Assembled):
+    def fit(self, A: Assembled, F: pd.DataFrame | None = None):
+        "Fit on `A.is_`. With `F` (all feature rows), out-of-fold probabilities are kept for every ready in-sample bar."
         r, ml = A.is_, self.ml
         y = r.y.astype(int)
         if set(np.unique(y)) != set(CLASSES):
             raise ValueError(f"in-sample labels must contain NONE, BUY and SELL; got {sorted(set(np.unique(y)))}")
-        self.members_, self.fit_seconds_ = {}, {}
+        self.members_, self.folds_, self.fit_seconds_ = {}, {}, {}
         for m in self.members:
             t0 = time.perf_counter()
-            self.members_[m] = fit_member(m, r.X, y, ml.training, pos=r.pos, horizon=ml.labels.horizon, embargo=ml.split.embargo_bars)
+            self.members_[m], self.folds_[m] = fit_member(m, r.X, y, ml.training, pos=r.pos, horizon=ml.labels.horizon,
+                                                          embargo=ml.split.embargo_bars, times=times_ns(r.index), folds=True)
             self.fit_seconds_[m] = time.perf_counter() - t0
             if self.verbose: print(f"signal {m}: {len(y):,} rows, {self.fit_seconds_[m]:.1f} s")
-        self.features_, self.window_ = A.features, r.window
+        if F is not None:
+            X = F.to_numpy(np.float32); at = np.flatnonzero(np.isfinite(X).all(axis=1)); at = at[at < A.split.is_stop]
+            Xo, to = X[at], times_ns(F.index[at])
+        else: Xo, to = r.X, times_ns(r.index)
+        self.oof_t_ = to
+        self.oof_probs_ = np.stack([self.folds_[m].predict(Xo, to) for m in self.members], axis=1).astype(np.float32)
+        self.features_ = A.features
+        index = A.index if A.index is not None else (F.index if F is not None else r.index)
+        self.window_ = training_window(index, r.pos, ml.labels.horizon, A.split.oos_start)
         return self
+    def oof(self, min_confidence=0.0) -> SignalOutput:
+        "The out-of-fold ensemble answer at `oof_t_`: what downstream models learn from."
+        return combine(self.oof_probs_, min_confidence)
     def predict_probs(self, X) -> np.ndarray:
         return np.stack([self.members_[m].predict(X) for m in self.members], axis=1)
     def predict(self, X, min_confidence=0.0) -> SignalOutput:
         return combine(self.predict_probs(X), min_confidence)
     def save(self, models_dir, X_check=None) -> dict:
-        "Write `signal_<member>.*` artifacts (ONNX verified on `X_check`) and record them in the manifest."
+        "Write `signal_<member>.*` artifacts (ONNX verified on `X_check`), the out-of-fold array, and the manifest entry."
         X_check = X_check if X_check is not None else np.zeros((1, len(self.features_)), np.float32)
         arts = {}
         for m in self.members: arts |= save_member(self.members_[m], models_dir, f"signal_{m}", X_check, self.ml.training.onnx_tolerance)
+        arts |= save_oof(models_dir, "signal", self.oof_t_, self.oof_probs_)
         return record_model(models_dir, "signal", arts, self.features_, self.window_,
                             meta={"members": list(self.members), "classes": {int(c): LABEL_NAMES[c] for c in CLASSES},
                                   "vote": "majority of 3; 1-1-1 -> NONE; BUY/SELL below min_confidence -> NONE",
-                                  "fit_seconds": self.fit_seconds_})
+                                  "out_of_fold": f"signal.oof.npy: purged {self.ml.training.cv_folds}-fold probabilities at {len(self.oof_t_)} in-sample bars",
+                                  "fit_seconds": self.fit_seconds_, **getattr(self, "report_meta_", {})})
 
 # %% ../nbs/04_signal.ipynb #3784fe9b
 class SignalPredictor:
@@ -116,6 +135,16 @@ class SignalPredictor:
             out.vote[need], out.confidence[need], out.agreement[need], out.gated[need] = o.vote, o.confidence, o.agreement, o.gated
         return out, need
 
+def oof_signal(models_dir, index, man=None, min_confidence=0.0):
+    "(bar positions in `index`, SignalOutput): the saved signal's out-of-fold answers at the bars of `index` they cover."
+    man = man or check_compat(models_dir)
+    t, probs = load_oof(models_dir, "signal", man)
+    ti = times_ns(index)
+    pos = np.searchsorted(ti, t); ok = (pos < len(ti)) & (ti[np.minimum(pos, len(ti) - 1)] == t)
+    if not ok.any(): raise ValueError(f"the signal model's out-of-fold predictions in {models_dir} cover none of these bars "
+                                      f"({index[0]} .. {index[-1]}); train the signal model on this data first")
+    return pos[ok], combine(probs[ok], min_confidence)
+
 # %% ../nbs/04_signal.ipynb #3e65a57d
 def signal_metrics(out: SignalOutput, y, window: dict, name="ensemble") -> dict:
     "Accuracy, log loss, per-class precision and trade rate of a signal on labelled rows."
@@ -143,6 +172,15 @@ def evaluate_signal(trainer: SignalTrainer, A: Assembled, min_confidence: float,
     rows = [signal_metrics(trainer.predict(A.oos.X, min_confidence), A.oos.y, A.oos.window)]
     rows.append(baseline_always_none(A.is_.y, A.oos.y, A.oos.window))
     rng = np.random.default_rng(shuffled_seed)
-    shuf = Assembled(Rows(A.is_.X, rng.permutation(A.is_.y), A.is_.index, A.is_.pos), A.oos, A.split, A.features)
+    shuf = Assembled(Rows(A.is_.X, rng.permutation(A.is_.y), A.is_.index, A.is_.pos), A.oos, A.split, A.features, A.index)
     rows.append(signal_metrics(SignalTrainer(trainer.ml, trainer.members).fit(shuf).predict(A.oos.X, min_confidence), A.oos.y, A.oos.window, "shuffled-label"))
     return pd.DataFrame(rows).set_index("model")
+
+def signal_verdict(rep: pd.DataFrame) -> str:
+    "One plain sentence: does the ensemble beat always-NONE and the shuffled-label model on OOS log loss?"
+    e, n, s = (rep.loc[k] for k in ("ensemble", "always-NONE", "shuffled-label"))
+    beats = [name for name, b in (("always-NONE", n), ("shuffled labels", s)) if e.log_loss < b.log_loss]
+    head = f"OOS log loss {e.log_loss:.3f} vs always-NONE {n.log_loss:.3f} and shuffled labels {s.log_loss:.3f}"
+    if len(beats) == 2: return f"{head}: the signal beats both baselines ({e.window})"
+    if not beats: return f"{head}: the signal beats neither baseline, so there is no evidence of skill out of sample ({e.window})"
+    return f"{head}: the signal beats {beats[0]} only, which is weak evidence ({e.window})"

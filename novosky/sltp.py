@@ -5,15 +5,19 @@
 # %% ../nbs/06_sltp.ipynb #cce16afb
 from __future__ import annotations
 import time
+from dataclasses import dataclass
 import numpy as np, pandas as pd
 from .config import load_ml_config, load_config
 from .labels import LabelParams, NONE, BUY
-from .models import (fit_member, save_member, record_model, require_fresh, check_compat, check_requires, Predictor, SOURCES)
-from .signal import SignalPredictor
-from .position import (Trades, trade_paths, state_rows, PositionPredictor, EXIT, _ungated, label_params)
+from .models import (fit_member, save_member, record_model, require_fresh, check_compat, check_requires, Predictor, SOURCES,
+                            save_folds, load_folds, times_ns, training_window)
+from .signal import SignalPredictor, oof_signal
+from .position import (Trades, trade_paths, state_rows, PositionPredictor, EXIT, _ungated, label_params,
+                              downstream_verdict, MIN_EVAL_TRADES)
 
 # %% auto #0
-__all__ = ['SLTP_EXTRA', 'SL_BUFFER', 'TP_SHARE', 'entry_rows', 'held_trades', 'SltpTrainer', 'SltpPredictor', 'sltp_oos_report']
+__all__ = ['SLTP_EXTRA', 'SL_BUFFER', 'TP_SHARE', 'entry_rows', 'Held', 'held_trades', 'sltp_outcome_r', 'SltpTrainer',
+           'SltpPredictor']
 
 # %% ../nbs/06_sltp.ipynb #ca4378c1
 SLTP_EXTRA = ["sig_dir", "sig_confidence", "sig_agreement"]
@@ -24,37 +28,57 @@ def entry_rows(F_rows: np.ndarray, direction, confidence, agreement) -> np.ndarr
     return np.column_stack([np.asarray(F_rows, np.float32), np.asarray(direction, np.float32),
                             np.asarray(confidence, np.float32), np.asarray(agreement, np.float32)])
 
-def held_trades(bars, F, models_dir, pos, p: LabelParams, eval_bars: int, features):
-    "Signal trades on bars `pos`, followed without barriers and exited by the saved position model."
-    n = len(bars)
-    sig = SignalPredictor(models_dir, features, min_confidence=0.0).predict(F.to_numpy(np.float32)[pos])
+@dataclass
+class Held:
+    "Trades followed without barriers up to `hold` bars, with their per-bar paths (in R of the labelling stop)."
+    tr: Trades
+    hold: np.ndarray
+    mfe_atr: np.ndarray
+    mae_atr: np.ndarray
+    confidence: np.ndarray
+    agreement: np.ndarray
+    best_r: np.ndarray
+    worst_r: np.ndarray
+    close_r: np.ndarray
+
+def held_trades(bars, F, sig, sig_pos, p: LabelParams, eval_bars: int, pos_predict=None) -> Held:
+    "Trades of the votes `sig` at bars `sig_pos`, followed without barriers and exited by `pos_predict(X, t)`\n"\
+    "(asked every `eval_bars` bars; None: held to the time limit)."
+    n = len(bars); sig_pos = np.asarray(sig_pos)
     votes = _ungated(sig)
     atr = _atr(bars, p)
-    ok = (votes != NONE) & (pos + p.horizon + 1 < n) & np.isfinite(atr[pos])
-    b = pos[ok]
+    ok = (votes != NONE) & (sig_pos + p.horizon + 1 < n) & np.isfinite(atr[sig_pos])
+    b = sig_pos[ok]
     tr = Trades(b, np.where(votes[ok] == BUY, 1, -1), np.full(len(b), p.horizon), np.zeros(len(b)), atr[b])
     close_r, best_r, worst_r, _, J = trade_paths(bars, tr, p)
     mfe = np.maximum.accumulate(np.maximum(best_r, 0), axis=1)
     mae = np.maximum.accumulate(np.maximum(-worst_r, 0), axis=1)
-    # ask the position model at every eval bar before the time limit
     K = np.arange(1, p.horizon + 1)
-    ti, ki = np.nonzero(np.broadcast_to((K % eval_bars == 0) & (K < p.horizon), close_r.shape))
     hold = np.full(len(b), p.horizon)
-    if len(ti):
-        st = state_rows(tr, ti, ki, close_r, mfe, mae, sig, pos, J[ti, ki], p, n)
+    ti, ki = np.nonzero(np.broadcast_to((K % eval_bars == 0) & (K < p.horizon), close_r.shape))
+    if pos_predict is not None and len(ti):
+        st = state_rows(tr, ti, ki, close_r, mfe, mae, sig, sig_pos, J[ti, ki], p, n)
         X = np.hstack([F.to_numpy(np.float32)[J[ti, ki]], st.astype(np.float32)])
         good = np.isfinite(X).all(axis=1)
         exits = np.zeros(len(ti), bool)
-        exits[good] = PositionPredictor(models_dir, features).predict(X[good]) == EXIT
-        first = np.full(len(b), p.horizon)
-        np.minimum.at(first, ti[exits], K[ki[exits]])
-        hold = first
+        if good.any():
+            P = np.asarray(pos_predict(X[good], times_ns(bars.index[J[ti, ki][good]])))
+            exits[good] = np.isfinite(P).all(axis=1) & (np.nan_to_num(P).argmax(axis=1) == EXIT)
+        np.minimum.at(hold, ti[exits], K[ki[exits]])
     upto = K[None, :] <= hold[:, None]
     mfe_atr = np.where(upto, np.maximum(best_r, 0), 0).max(axis=1) * p.sl_atr
     mae_atr = np.where(upto, np.maximum(-worst_r, 0), 0).max(axis=1) * p.sl_atr
-    where = {v: i for i, v in enumerate(pos)}
-    si = np.array([where[v] for v in b], dtype=int)
-    return tr, hold, mfe_atr, mae_atr, sig.vote[si], sig.confidence[si], sig.agreement[si]
+    return Held(tr, hold, mfe_atr, mae_atr, sig.confidence[ok], sig.agreement[ok], best_r, worst_r, close_r)
+
+def sltp_outcome_r(h: Held, sl, tp, p: LabelParams) -> np.ndarray:
+    "R of each held trade with stop `sl` and target `tp` (ATR multiples): stop first when both are inside one bar."
+    s = p.sl_atr; H = h.close_r.shape[1]
+    sl = np.broadcast_to(np.asarray(sl, float), (len(h.hold),)); tp = np.broadcast_to(np.asarray(tp, float), (len(h.hold),))
+    live = np.arange(1, H + 1)[None, :] <= h.hold[:, None]
+    hit_sl = live & (h.worst_r * s <= -sl[:, None]); hit_tp = live & (h.best_r * s >= tp[:, None])
+    k_sl = np.where(hit_sl.any(axis=1), hit_sl.argmax(axis=1), H); k_tp = np.where(hit_tp.any(axis=1), hit_tp.argmax(axis=1), H)
+    at_end = h.close_r[np.arange(len(h.hold)), h.hold - 1] * s / sl
+    return np.where((k_sl < H) & (k_sl <= k_tp), -1.0, np.where(k_tp < H, tp / sl, at_end))
 
 def _atr(bars, p):
     import talib
@@ -62,47 +86,88 @@ def _atr(bars, p):
 
 # %% ../nbs/06_sltp.ipynb #90e76e32
 class SltpTrainer:
-    "Fit the stop and target regressors on the signal + position models' in-sample trades."
+    "Fit the stop and target regressors on the trades of the out-of-fold signal votes, managed by the out-of-fold position model."
     def __init__(self, ml=None, cfg=None, verbose=False):
         self.ml, self.cfg, self.verbose = ml or load_ml_config(), cfg or load_config(), verbose
     def _targets(self, mfe_atr, mae_atr):
         b = self.cfg.sltp
         return np.clip(mae_atr * SL_BUFFER, b.sl_atr_min, b.sl_atr_max), np.clip(mfe_atr * TP_SHARE, b.tp_atr_min, b.tp_atr_max)
-    def dataset(self, bars, F, models_dir, pos):
-        p = label_params(self.ml)
-        tr, hold, mfe_atr, mae_atr, vote, conf, agr = held_trades(bars, F, models_dir, pos, p, self.cfg.positions.position_eval_bars, list(F.columns))
-        X = entry_rows(F.to_numpy(np.float32)[tr.bar], tr.direction, conf, agr)
-        sl, tp = self._targets(mfe_atr, mae_atr)
-        return X, sl, tp, tr, hold
+    def dataset(self, bars, F, sig, sig_pos, pos_predict):
+        h = held_trades(bars, F, sig, sig_pos, label_params(self.ml), self.cfg.positions.position_eval_bars, pos_predict)
+        X = entry_rows(F.to_numpy(np.float32)[h.tr.bar], h.tr.direction, h.confidence, h.agreement)
+        sl, tp = self._targets(h.mfe_atr, h.mae_atr)
+        return X, sl, tp, h
     def fit(self, bars, F, models_dir, split=None):
         from novosky.data import split_is_oos
         self.requires_ = require_fresh(models_dir, "sltp", ["signal", "position"], list(F.columns))
         sp = split_is_oos(F.index, split or self.ml.split)
-        ready = np.flatnonzero(np.isfinite(F.to_numpy()).all(axis=1))
-        pos = ready[ready + self.ml.labels.horizon + 1 < sp.oos_start]      # each trade's path ends before the OOS window
-        X, sl, tp, tr, hold = self.dataset(bars, F, models_dir, pos)
-        if len(tr) < self.ml.training.min_train_rows:
-            raise ValueError(f"only {len(tr)} in-sample trades to learn stops and targets from; ml_config.json training.min_train_rows is {self.ml.training.min_train_rows}")
+        man = check_compat(models_dir, list(F.columns))
+        sig_pos, sig = oof_signal(models_dir, F.index, man)
+        keep = sig_pos + self.ml.labels.horizon + 1 < sp.oos_start          # each trade's path ends before the OOS window
+        pmeta = man["models"]["position"]["meta"]
+        self.position_used_ = bool(pmeta.get("enabled", True))
+        pos_predict = load_folds(models_dir, "position", man).predict if self.position_used_ else None
+        X, sl, tp, h = self.dataset(bars, F, sig.take(keep), sig_pos[keep], pos_predict)
+        if len(h.tr) < MIN_EVAL_TRADES:
+            raise ValueError(f"only {len(h.tr)} out-of-fold in-sample trades to learn stops and targets from; at least {MIN_EVAL_TRADES} are needed")
         t0 = time.perf_counter()
-        self.sl_ = fit_member("lgb", X, sl, self.ml.training, task="regressor", calibrate=False)
-        self.tp_ = fit_member("lgb", X, tp, self.ml.training, task="regressor", calibrate=False)
+        kw = dict(task="regressor", calibrate=False, min_rows=MIN_EVAL_TRADES, pos=h.tr.bar, horizon=self.ml.labels.horizon, embargo=self.ml.split.embargo_bars,
+                  times=times_ns(bars.index[h.tr.bar]), folds=True)
+        self.sl_, self.sl_folds_ = fit_member("lgb", X, sl, self.ml.training, **kw)
+        self.tp_, self.tp_folds_ = fit_member("lgb", X, tp, self.ml.training, **kw)
         self.fit_seconds_ = time.perf_counter() - t0
-        self.n_trades_, self.mean_hold_ = len(tr), float(hold.mean())
-        self.baseline_ = {"sl": float(np.median(sl)), "tp": float(np.median(tp))}
+        self.n_trades_, self.mean_hold_ = len(h.tr), float(h.hold.mean())
         self.features_, self.inputs_ = list(F.columns), list(F.columns) + SLTP_EXTRA
-        self.window_ = {"from": str(F.index[tr.bar[0]]), "to": str(F.index[tr.bar[-1]]), "rows": len(tr), "trades": len(tr)}
+        self.window_ = training_window(bars.index, h.tr.bar, self.ml.labels.horizon, sp.oos_start, trades=len(h.tr))
         self.X_check_ = X[:: max(1, len(X) // 5000)]
-        if self.verbose: print(f"sltp: {len(tr):,} trades, mean hold {hold.mean():.1f} bars, {self.fit_seconds_:.1f} s")
+        t = times_ns(bars.index[h.tr.bar])
+        self.oof_eval_ = self._evaluate(h, self.sl_folds_.predict(X, t), self.tp_folds_.predict(X, t), sl, tp)
+        if self.oof_eval_["trades"]: self.oof_eval_["window"] = f"{bars.index[h.tr.bar.min()]} .. {bars.index[h.tr.bar.max()]}"
+        self.oos_eval_ = self._oos(bars, F, models_dir, sp)
+        self.enabled_, self.reason_ = downstream_verdict("SL/TP model", self.oof_eval_, self.oos_eval_, base="fixed_r",
+                                                         base_name=f"fixed stop/target {self.ml.labels.sl_atr:g}/{self.ml.labels.tp_atr:g} ATR")
+        if self.verbose: print(f"sltp: {len(h.tr):,} trades, mean hold {h.hold.mean():.1f} bars, {self.fit_seconds_:.1f} s; {self.reason_}")
         return self
-    def save(self, models_dir):
-        tol = self.ml.training.onnx_tolerance
-        arts = save_member(self.sl_, models_dir, "sltp_sl", self.X_check_, tol) | save_member(self.tp_, models_dir, "sltp_tp", self.X_check_, tol)
-        b = self.cfg.sltp
-        return record_model(models_dir, "sltp", arts, self.features_, self.window_, requires=self.requires_,
-                            meta={"inputs": self.inputs_, "bounds": {"sl": [b.sl_atr_min, b.sl_atr_max], "tp": [b.tp_atr_min, b.tp_atr_max]},
-                                  "targets": f"sl = clip(MAE_atr * {SL_BUFFER}), tp = clip(MFE_atr * {TP_SHARE}) over the position-model hold",
-                                  "baseline_median": self.baseline_, "mean_hold_bars": self.mean_hold_})
 
+# %% ../nbs/06_sltp.ipynb #9db090aa
+def _evaluate(self, h: Held, psl, ptp, sl, tp) -> dict:
+    "Mean R with the predicted stop/target vs the fixed labelling ones, and the error against the hindsight targets."
+    b, p = self.cfg.sltp, label_params(self.ml)
+    psl, ptp = np.clip(psl, b.sl_atr_min, b.sl_atr_max), np.clip(ptp, b.tp_atr_min, b.tp_atr_max)
+    fsl, ftp = np.full(len(psl), p.sl_atr), np.full(len(psl), p.tp_atr)
+    if not len(psl): return {"trades": 0}
+    return {"trades": int(len(psl)), "model_r": float(sltp_outcome_r(h, psl, ptp, p).mean()), "fixed_r": float(sltp_outcome_r(h, fsl, ftp, p).mean()),
+            "mae_stop_atr": float(np.abs(psl - sl).mean()), "mae_target_atr": float(np.abs(ptp - tp).mean()),
+            "fixed_mae_stop_atr": float(np.abs(fsl - sl).mean()), "fixed_mae_target_atr": float(np.abs(ftp - tp).mean())}
+
+def _oos(self, bars, F, models_dir, sp) -> dict:
+    "The same figures on the saved signal and position models' trades after the cutoff."
+    X = F.to_numpy(np.float32); at = np.flatnonzero(np.isfinite(X).all(axis=1)); at = at[at >= sp.oos_start]
+    if not len(at): return {"trades": 0}
+    so = SignalPredictor(models_dir, list(F.columns), min_confidence=0.0).predict(X[at])
+    pp = PositionPredictor(models_dir, list(F.columns)) if self.position_used_ else None
+    Xo, sl, tp, h = self.dataset(bars, F, so, at, pp.predict_proba if pp else None)
+    out = self._evaluate(h, self.sl_.predict(Xo), self.tp_.predict(Xo), sl, tp)
+    if out["trades"]: out["window"] = f"{bars.index[h.tr.bar.min()]} .. {bars.index[h.tr.bar.max()]}"
+    return out
+
+def _save(self, models_dir):
+    tol = self.ml.training.onnx_tolerance
+    arts = save_member(self.sl_, models_dir, "sltp_sl", self.X_check_, tol) | save_member(self.tp_, models_dir, "sltp_tp", self.X_check_, tol)
+    arts |= save_folds(self.sl_folds_, models_dir, "sltp_sl") | save_folds(self.tp_folds_, models_dir, "sltp_tp")
+    b = self.cfg.sltp
+    return record_model(models_dir, "sltp", arts, self.features_, self.window_, requires=self.requires_,
+                        meta={"inputs": self.inputs_, "bounds": {"sl": [b.sl_atr_min, b.sl_atr_max], "tp": [b.tp_atr_min, b.tp_atr_max]},
+                              "targets": f"sl = clip(MAE_atr * {SL_BUFFER}), tp = clip(MFE_atr * {TP_SHARE}) over the position-model hold",
+                              "trained_on": "trades of the signal's out-of-fold votes, exited by the out-of-fold position model"
+                                            + ("" if self.position_used_ else " (switched off: held to the time limit)"),
+                              "mean_hold_bars": self.mean_hold_, "enabled": bool(self.enabled_), "reason": self.reason_,
+                              "evaluation": {"baseline": "fixed labelling stop/target", "metric": "mean R a trade, stop first in a bar with both",
+                                             "out_of_fold_in_sample": self.oof_eval_, "oos": self.oos_eval_}})
+
+SltpTrainer._evaluate, SltpTrainer._oos, SltpTrainer.save = _evaluate, _oos, _save
+
+# %% ../nbs/06_sltp.ipynb #d86c6a5b
 class SltpPredictor:
     "The saved SL/TP regressors: stop and target distances in ATR, clipped to `config.json` `sltp` bounds."
     def __init__(self, models_dir, features=None, cfg=None, sources=SOURCES, threads=1):
@@ -110,25 +175,12 @@ class SltpPredictor:
         if "sltp" not in man.get("models", {}): raise FileNotFoundError(f"no sltp model recorded in {models_dir}; train it first")
         check_requires(models_dir, "sltp", man)
         self.bounds = (cfg or load_config()).sltp
+        meta = man["models"]["sltp"]["meta"]
+        self.enabled, self.reason = meta.get("enabled", True), meta.get("reason", "")
         self.sl = Predictor(models_dir, "sltp_sl", features, sources, threads, manifest=man)
         self.tp = Predictor(models_dir, "sltp_tp", features, sources, threads, manifest=man)
         self.source = {"sl": self.sl.source, "tp": self.tp.source}
-    def predict(self, X):
+    def predict(self, X, t=None):
         "(stop ATR multiples, target ATR multiples) for entry rows, within the configured bounds."
         b = self.bounds
         return (np.clip(self.sl.predict(X), b.sl_atr_min, b.sl_atr_max), np.clip(self.tp.predict(X), b.tp_atr_min, b.tp_atr_max))
-
-# %% ../nbs/06_sltp.ipynb #c9ded4ab
-def sltp_oos_report(trainer: SltpTrainer, bars, F, models_dir, split=None) -> pd.DataFrame:
-    "OOS mean absolute error of the stop/target regressors vs the in-sample median, on the OOS trades."
-    from novosky.data import split_is_oos
-    sp = split_is_oos(F.index, split or trainer.ml.split)
-    ready = np.flatnonzero(np.isfinite(F.to_numpy()).all(axis=1))
-    pos = ready[ready >= sp.oos_start]
-    X, sl, tp, tr, _ = trainer.dataset(bars, F, models_dir, pos)
-    pr = SltpPredictor(models_dir, list(F.columns), trainer.cfg)
-    psl, ptp = pr.predict(X)
-    w = f"{F.index[sp.oos_start]} .. {F.index[-1]} ({len(tr)} trades)"
-    return pd.DataFrame({"window": [w, w], "model_mae_atr": [np.abs(psl - sl).mean(), np.abs(ptp - tp).mean()],
-                         "median_baseline_mae_atr": [np.abs(trainer.baseline_["sl"] - sl).mean(), np.abs(trainer.baseline_["tp"] - tp).mean()]},
-                        index=["stop", "target"])

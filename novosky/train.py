@@ -8,11 +8,11 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from .config import load_all, ConfigError
-from .data import load, sample_path, DataError, tune_allocator
+from .data import load, sample_path, DataError, tune_allocator, split_is_oos
 from .features import compute_features, FeatureContext, FeatureError
 from .labels import make_labels, LabelParams
 from .models import assemble, StaleModelError, ModelCompatibilityError, ExportError, read_manifest
-from .signal import SignalTrainer, evaluate_signal
+from .signal import SignalTrainer, evaluate_signal, signal_verdict
 from .position import PositionTrainer
 from .sltp import SltpTrainer
 from .risk import RiskTrainer
@@ -36,25 +36,33 @@ def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset
     F = compute_features(bars, FeatureContext.from_config(S))
     L = make_labels(bars, LabelParams.from_config(S))
     log(f"data: {len(bars):,} bars {bars.index[0]} .. {bars.index[-1]}; features and labels in {time.perf_counter() - t0:.1f} s")
+    sp = split_is_oos(bars.index, S.ml.split)
+    log(f"in-sample (training): {bars.index[0]} .. {bars.index[sp.is_stop - 1]} ({sp.is_stop:,} bars); embargo {S.ml.split.embargo_bars} bars; "
+        f"out-of-sample (reported, never used to fit or select): {bars.index[sp.oos_start]} .. {bars.index[-1]} ({len(bars) - sp.oos_start:,} bars)")
+    log("downstream models learn from out-of-fold predictions of the models before them; each is switched on only if, out of fold, it beats its baseline")
     out = {}
     for step in steps:
         t = time.perf_counter()
         if step == "signal":
             A = assemble(F, L.label.where(L.usable), L.usable, S.ml.split)
-            tr = SignalTrainer(S.ml).fit(A); tr.save(models_dir, A.is_.X)
+            tr = SignalTrainer(S.ml).fit(A, F)
             rep = evaluate_signal(tr, A, S.config.filters.min_confidence)
-            out[step] = {"rows": len(A.is_), "oos": rep.reset_index().to_dict(orient="records")}
+            verdict = signal_verdict(rep)
+            tr.report_meta_ = {"evaluation": {"oos": rep.reset_index().to_dict(orient="records")}, "verdict": verdict}
+            tr.save(models_dir, A.is_.X)
+            out[step] = {"rows": len(A.is_), "oos": rep.reset_index().to_dict(orient="records"), "verdict": verdict}
         elif step == "position":
-            tr = PositionTrainer(S.ml).fit(bars, F, L, models_dir, S.ml.split); tr.save(models_dir)
-            out[step] = {"trades": tr.n_trades_, "rows": tr.n_rows_, "classes": tr.class_counts_}
+            tr = PositionTrainer(S.ml, eval_bars=S.config.positions.position_eval_bars).fit(bars, F, L, models_dir, S.ml.split); tr.save(models_dir)
+            out[step] = {"trades": tr.n_trades_, "rows": tr.n_rows_, "classes": tr.class_counts_, "enabled": tr.enabled_, "verdict": tr.reason_}
         elif step == "sltp":
             tr = SltpTrainer(S.ml, S.config).fit(bars, F, models_dir, S.ml.split); tr.save(models_dir)
-            out[step] = {"trades": tr.n_trades_, "mean_hold_bars": tr.mean_hold_}
+            out[step] = {"trades": tr.n_trades_, "mean_hold_bars": round(tr.mean_hold_, 1), "enabled": tr.enabled_, "verdict": tr.reason_}
         else:
             tr = RiskTrainer(S).fit(bars, F, models_dir); tr.save(models_dir)
-            out[step] = {"trades": len(tr.y_), "backtest": tr.backtest_}
+            out[step] = {"trades": len(tr.y_), "backtest": tr.backtest_, "enabled": tr.enabled_, "verdict": tr.reason_}
         out[step]["seconds"] = round(time.perf_counter() - t, 1)
-        log(f"{step}: done in {out[step]['seconds']} s — " + ", ".join(f"{k} {v}" for k, v in out[step].items() if k not in ("oos", "seconds", "backtest")))
+        log(f"{step}: done in {out[step]['seconds']} s — " + ", ".join(f"{k} {v}" for k, v in out[step].items() if k not in ("oos", "seconds", "backtest", "verdict")))
+        log(f"  {out[step]['verdict']}")
     return out
 
 def main(argv=None):
@@ -76,6 +84,7 @@ def main(argv=None):
     if "signal" in res:
         for r in res["signal"]["oos"]:
             print(f"  signal OOS [{r['model']}] accuracy {r['accuracy']:.3f} log loss {r['log_loss']:.3f} trade rate {r['trade_rate']:.3f} ({r['window']})")
+        print(f"  verdict: {res['signal']['verdict']}")
     return 0
 
 # %% ../nbs/11b_train.ipynb #bdea62c8

@@ -11,8 +11,9 @@ COLS = ["id", "group", "direction", "lots", "entry_time", "entry_price", "exit_t
 
 
 def bot_cmd(replay, state, store, speed=0):
+    # crash safety is about the mechanics, not the figures: replay these (in-sample) bars from the first one
     return [sys.executable, "-m", "novosky.bot", "--onnx", "--no-progress", "--replay", str(replay), "--state", str(state),
-            "--store", str(store), "--speed", str(speed)]
+            "--store", str(store), "--speed", str(speed), "--from", "start"]
 
 
 def trades(store):

@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
     ml = load_ml_config()
     bars = sample(); F = compute_features(bars); L = make_labels(bars)
     A = assemble(F, L.label.where(L.usable), L.usable)
-    SignalTrainer(ml).fit(A).save(d, A.is_.X)
+    SignalTrainer(ml).fit(A, F).save(d, A.is_.X)
     PositionTrainer(ml).fit(bars, F, L, d).save(d)
     SltpTrainer(ml).fit(bars, F, d).save(d)
     np.save(d / "oos_rows.npy", A.oos.X[:500])
