@@ -48,6 +48,15 @@ def test_no_oos_figures_on_a_file_that_ends_inside_the_training_period(tmp_path)
     assert r.returncode == 0 and "in-sample part (bars the models were trained on" in r.stdout and "out-of-sample part" not in r.stdout
 
 
+def test_bars_outside_the_news_calendar_are_reported(tmp_path):
+    "A backtest whose bars fall outside the calendar's coverage says the news features and gate are off there."
+    late = sample(); late.index = late.index + pd.DateOffset(years=13)   # 2030: after the bundled calendar and the cutoff
+    late.to_csv(tmp_path / "late.csv")
+    r = run_module("novosky.backtest", "--data", tmp_path / "late.csv", "--no-progress", "--no-baselines")
+    assert r.returncode == 0, r.stderr
+    assert "news calendar covers 2015-01-01" in r.stdout and "the news features and the news gate are off there" in r.stdout
+
+
 def test_train_refuses_out_of_order(tmp_path):
     r = run_module("novosky.train", "--models-dir", tmp_path / "m", "--steps", "sltp")
     assert r.returncode == 1 and "train signal first" in r.stderr and "Traceback" not in r.stderr
