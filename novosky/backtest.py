@@ -13,7 +13,7 @@ from .config import load_all, Settings
 from .data import load, split_is_oos, DataError, tune_allocator, sample_path
 from .features import compute_features, FeatureContext
 from .labels import NONE, BUY, SELL
-from .models import check_compat, read_manifest, Predictor, SOURCES, training_cutoff, oos_start, NoOutOfSampleError
+from .models import check_compat, read_manifest, Predictor, SOURCES, training_cutoff, oos_start, NoOutOfSampleError, load_set
 from .signal import SignalPredictor, SignalOutput
 from .position import PositionPredictor, state_row
 from .sltp import SltpPredictor, entry_rows
@@ -23,9 +23,9 @@ from .baselines import random_entries, buy_and_hold, periods_per_year, percentil
 from .news import load_calendar, coverage_note
 
 # %% auto #0
-__all__ = ['SMALL_TRADES', 'WINDOWS', 'RiskPredictor', 'Chain', 'load_chain', 'Prepared', 'prepare', 'fill_sltp', 'Result', 'run',
-           'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines', 'plot_equity', 'window_bounds',
-           'backtest', 'news_notes', 'report', 'summary_json', 'main']
+__all__ = ['SMALL_TRADES', 'WINDOWS', 'RiskPredictor', 'Chain', 'load_chain', 'public_key', 'Prepared', 'prepare', 'fill_sltp',
+           'Result', 'run', 'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines', 'plot_equity',
+           'window_bounds', 'backtest', 'news_notes', 'report', 'summary_json', 'main']
 
 # %% ../nbs/11_backtest.ipynb #565b1973
 class RiskPredictor:
@@ -55,19 +55,24 @@ class Chain:
         "Which link serves each model ('off' for a model switched off at training, None for one not trained)."
         return {k: ("off" if k in self.off else getattr(getattr(self, k), "source", None)) for k in ("signal", "position", "sltp", "risk")}
 
-def load_chain(models_dir, features, cfg=None, sources=SOURCES, threads=1, require_signal=True) -> Chain:
+def load_chain(models_dir, features, cfg=None, sources=SOURCES, threads=1, require_signal=True, public_key=None) -> Chain:
     "Load every trained model in `models_dir` through the compatibility gate (signal required unless told otherwise);\n"\
-    "a model whose training switched it off (it did not beat its baseline) is left out, with its reason in `off`."
-    man = check_compat(models_dir, features)
+    "a model whose training switched it off (it did not beat its baseline) is left out, with its reason in `off`.\n"\
+    "The whole set is verified first (every artifact once, the signature when `public_key` is configured)."
+    man = load_set(models_dir, features, public_key=public_key)
     have = man.get("models", {})
     if require_signal and "signal" not in have: raise FileNotFoundError(f"no signal model in {models_dir}: train one first (python -m novosky.train)")
     off = {k: have[k]["meta"].get("reason", "switched off at training") for k in ("position", "sltp", "risk")
            if k in have and not have[k].get("meta", {}).get("enabled", True)}
     on = lambda k: k in have and k not in off
-    return Chain(SignalPredictor(models_dir, features, 0.0, sources, threads) if "signal" in have else None,
-                 PositionPredictor(models_dir, features, sources, threads) if on("position") else None,
-                 SltpPredictor(models_dir, features, cfg, sources, threads) if on("sltp") else None,
+    return Chain(SignalPredictor(models_dir, features, 0.0, sources, threads, manifest=man) if "signal" in have else None,
+                 PositionPredictor(models_dir, features, sources, threads, manifest=man) if on("position") else None,
+                 SltpPredictor(models_dir, features, cfg, sources, threads, manifest=man) if on("sltp") else None,
                  RiskPredictor(models_dir, features, sources, threads, man) if on("risk") else None, off)
+
+def public_key(S: Settings):
+    "The configured model-set public key (`paths.models_public_key`), or None (then `NOVOSKY_MODELS_PUBKEY`, if set)."
+    return S.path(S.config.paths.models_public_key) if S.config.paths.models_public_key else None
 
 # %% ../nbs/11_backtest.ipynb #ec636225
 @dataclass
@@ -344,9 +349,9 @@ def backtest(bars, S: Settings | None = None, models_dir=None, window="all", pro
     "sides of the cutoff, monthly table, baselines and notes."
     S = S or load_all()
     models_dir = models_dir or S.path(S.config.paths.models_dir)
-    man = check_compat(models_dir, S.ml.features)
+    man = check_compat(models_dir, S.ml.features, public_key=public_key(S))
     start, stop, cut = window_bounds(bars, man, window, models_dir, data)
-    chain = chain or load_chain(models_dir, S.ml.features, S.config)
+    chain = chain or load_chain(models_dir, S.ml.features, S.config, public_key=public_key(S))
     prep = prepare(bars, chain, S, F)
     res = run(prep, S, chain, start, stop, progress)
     m = metrics(res, S)
@@ -418,6 +423,7 @@ def main(argv=None):
     "Backtest the model chain on an OHLCV file with the engine and the PaperBroker."
     import argparse
     from novosky.config import ConfigError
+    from novosky.data import utc_offset_arg, check_against_config
     from novosky.models import ModelCompatibilityError, ModelIntegrityError, StaleModelError
     from novosky.features import FeatureError
     ap = argparse.ArgumentParser(prog="python -m novosky.backtest", description=main.__doc__)
@@ -427,18 +433,22 @@ def main(argv=None):
     ap.add_argument("--window", default="oos", choices=["all", "is", "oos"],
                     help="bars to trade, by the models' recorded training cutoff: oos (default: after it, the only honest estimate), "
                     "is (before it) or all (both, each side reported separately)")
-    ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
     ap.add_argument("--json", help="write the summary JSON here")
     ap.add_argument("--plot", help="write the equity/drawdown PNG here")
     ap.add_argument("--trades", help="write the trades CSV here")
     ap.add_argument("--no-baselines", action="store_true", help="skip the random-entry and buy-and-hold baselines")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
+                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     try:
         S = load_all(config=a.config) if a.config else load_all()
         path = a.data or sample_path()
         bars = load(path, utc_offset_hours=a.utc_offset, warn=False)
+        for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, path, S.config.symbol, allow_mismatch=a.allow_mismatch):
+            print(f"warning: {w}", file=sys.stderr)
         for f in (a.json, a.plot, a.trades):
             if f: Path(f).resolve().parent.mkdir(parents=True, exist_ok=True)
         out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import talib
 from .config import load_all, Settings, ConfigError
-from .data import load, sample_path, DataError, tune_allocator
+from .data import load, sample_path, DataError, tune_allocator, utc_offset_arg, check_against_config
 from .features import BarWindow, latest_row, FeatureContext, FeatureError, WARMUP, LOOKBACK
 from .labels import NONE, BUY
 from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError
@@ -18,12 +18,13 @@ from .position import state_row
 from .sltp import entry_rows
 from .engine import Engine, EngineState, Bar, Order, Position, position_state
 from .brokers import PaperBroker, OpenPosition, ClosedTrade
-from .backtest import load_chain, Chain, news_notes, SMALL_TRADES
-from .store import SqliteStore, open_store, StoreMixin
+from .backtest import load_chain, Chain, news_notes, SMALL_TRADES, public_key
+from .store import SqliteStore, open_store, StoreMixin, StoreError
 
 # %% auto #0
-__all__ = ['JsonLines', 'Readable', 'make_logger', 'log_event', 'paper_to_dict', 'paper_from_dict', 'StateFile', 'build_engine',
-           'decide', 'engine_step', 'Buffered', 'Bot', 'Mt5Bot', 'BotControl', 'replay_summary', 'main']
+__all__ = ['JsonLines', 'Readable', 'make_logger', 'log_event', 'paper_to_dict', 'paper_from_dict', 'StateFile',
+           'check_replay_state', 'build_engine', 'decide', 'engine_step', 'Buffered', 'Bot', 'check_mt5_state',
+           'Mt5Bot', 'BotControl', 'drain_store', 'replay_summary', 'main']
 
 # %% ../nbs/14_bot.ipynb #0e342031
 class JsonLines(logging.Formatter):
@@ -65,20 +66,63 @@ def paper_from_dict(b: PaperBroker, d: dict) -> PaperBroker:
     b.trades = [ClosedTrade(**t) for t in d["trades"]]
     return b
 
+def _no_constants(name): raise ValueError(f"{name} is not a finite number")
+
 class StateFile:
-    "Atomic JSON state on disk."
+    "Atomic JSON state on disk, validated on load; the previous good state is kept as `<name>.bak`."
     def __init__(self, path): self.path = Path(path)
-    def load(self):
+    @property
+    def backup(self): return self.path.with_suffix(self.path.suffix + ".bak")
+    def _bad(self, why):
+        hint = f"; the previous good state is {self.backup}" if self.backup.exists() else ""
+        return ConfigError(self.path, [f"{why}. The file was left untouched: move it away to start fresh (--fresh), or restore a backup{hint}"])
+    def load(self, check=None):
+        "The state dict (None when there is no file); `check(d) -> list of problems` validates its content."
         if not self.path.exists(): return None
-        try: return json.loads(self.path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(self.path, [f"state file is corrupt ({e}); move it away to start fresh, or restore a backup"]) from None
+        try: d = json.loads(self.path.read_text(), parse_constant=_no_constants)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e: raise self._bad(f"state file is corrupt ({e})") from None
+        probs = [] if isinstance(d, dict) and d else [f"state file holds {json.dumps(d)[:40]!s}, not a saved state"]
+        if not probs and check: probs = check(d)
+        if probs: raise self._bad("state file is not a valid state: " + "; ".join(probs))
+        return d
     def save(self, d):
+        try: text = json.dumps(d, default=float, allow_nan=False)
+        except ValueError as e: raise self._bad(f"refusing to save a state holding a non-finite number ({e})") from None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         with open(tmp, "w") as f:
-            f.write(json.dumps(d, default=float)); f.flush(); os.fsync(f.fileno())
+            f.write(text); f.flush(); os.fsync(f.fileno())
+        if self.path.exists():                               # keep the last good state: a hard link, swapped in atomically
+            bl = self.path.with_suffix(self.path.suffix + ".bak.tmp")
+            if bl.exists(): bl.unlink()
+            os.link(self.path, bl); os.replace(bl, self.backup)
         os.replace(tmp, self.path)
+
+# %% ../nbs/14_bot.ipynb #6d5976d7
+_MONEY = ("equity", "peak_equity", "day_start_equity")
+
+def check_replay_state(d: dict, n_bars: int, symbol: str, first_bar: int) -> list:
+    "Problems with a replay state `d` for this feed (types, ranges, `next_i` within the feed, finite money); [] if none."
+    p = []
+    need = {"symbol": str, "first_bar": int, "next_i": int, "engine": dict, "broker": dict}
+    for k, t in need.items():
+        if not isinstance(d.get(k), t) or isinstance(d.get(k), bool): p.append(f"'{k}' must be {t.__name__}, got {type(d.get(k)).__name__}")
+    if p: return p
+    if d["symbol"] != symbol or d["first_bar"] != first_bar:
+        return [f"it belongs to another run (symbol {d['symbol']}, first bar {d['first_bar']}), not {symbol} from bar {first_bar}"]
+    if not 0 <= d["next_i"] <= n_bars: p.append(f"'next_i' {d['next_i']} is outside the feed (0..{n_bars})")
+    try: st = EngineState.from_json(json.dumps(d["engine"]))
+    except Exception as e: return p + [f"'engine' is not an engine state ({type(e).__name__}: {e})"]
+    for k in _MONEY:
+        v = getattr(st, k, 0.0)
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0): p.append(f"engine.{k} {v!r} is not a finite amount >= 0")
+    b = d["broker"]
+    if not (isinstance(b.get("balance"), (int, float)) and np.isfinite(b["balance"])): p.append(f"broker.balance {b.get('balance')!r} is not a finite amount")
+    try: paper_from_dict(PaperBroker.__new__(PaperBroker), b)
+    except Exception as e: p.append(f"'broker' is not a paper account ({type(e).__name__}: {e})")
+    if not p and any(q["entry_i"] >= d["next_i"] for q in b["positions"]):
+        p.append("an open position was entered at or after 'next_i' (the state is from the future of its own counter)")
+    return p
 
 # %% ../nbs/14_bot.ipynb #62b9a732
 def build_engine(S: Settings, chain: Chain, holder) -> Engine:
@@ -95,7 +139,7 @@ def build_engine(S: Settings, chain: Chain, holder) -> Engine:
     risk_fn = (lambda f: chain.risk.multiplier(f)) if chain.risk is not None else None
     return Engine(S.config, S.symbol_spec, sltp=sltp_fn, position=pos_fn, risk=risk_fn, default_sltp=(S.ml.labels.sl_atr, S.ml.labels.tp_atr))
 
-def decide(bot, i, window: BarWindow, t_ns: int, bar_ns: int, h, l, c, spread, eq, balance=None) -> list:
+def decide(bot, i, window: BarWindow, t_ns: int, bar_ns: int, h, l, c, spread, eq, balance=None, submit=None) -> list:
     "Features of the newest bar from the window, the signal, then `engine_step`. `bot` holds engine/chain/ctx."
     bot._t_decided = None                                    # set when the engine has decided (for the latency figure)
     if len(window) < WARMUP + 1: return []
@@ -111,14 +155,16 @@ def decide(bot, i, window: BarWindow, t_ns: int, bar_ns: int, h, l, c, spread, e
     f = bot._fidx
     bar = Bar(i, int(t_ns), int(t_ns) + bar_ns, h, l, c, spread, float(atr), vote, conf, agr,
               bool(x[f["news_blackout"]] > 0.5), float(x[f["atr_ratio_7_28"]]))
-    return engine_step(bot, bar, eq, balance)
+    return engine_step(bot, bar, eq, balance, submit)
 
-def engine_step(bot, bar: Bar, eq, balance=None) -> list:
-    "The engine's decision for `bar`, its events logged and stored, its orders recorded."
+def engine_step(bot, bar: Bar, eq, balance=None, submit=None) -> list:
+    "The engine's decision for `bar`: its orders handed to `submit` first, then its events logged and stored and its orders\n"\
+    "recorded — the order path never waits on a store."
     eng = bot.engine
     n0 = len(eng.events)
     orders = eng.on_bar(bar, eq)
-    bot._t_decided = time.perf_counter()                     # orders exist: what follows is logging and the store
+    if orders and submit is not None: submit(orders)
+    bot._t_decided = time.perf_counter()                     # orders are with the broker: what follows is logging and the store
     new_events, eng.events = eng.events[n0:], []            # logged and stored, not kept in memory
     i = bar.i
     for e in new_events:
@@ -179,15 +225,18 @@ class Bot:
 
     # -- persistence ----------------------------------------------------------------------------------------------
     def restore(self):
-        d = self.state.load() if self.state else None
+        d = self.state.load(lambda d: check_replay_state(d, len(self.bars), self.S.config.symbol, int(self.t[0]))) if self.state else None
         if not d: return False
-        if d.get("symbol") != self.S.config.symbol or d.get("first_bar") != int(self.t[0]):
-            raise ConfigError(self.state.path, [f"state file belongs to another run (symbol {d.get('symbol')}, first bar {d.get('first_bar')}); move it away to start fresh"])
         self.engine.state = EngineState.from_json(json.dumps(d["engine"]))
         paper_from_dict(self.broker, d["broker"])
         self.next_i = d["next_i"]
         log_event(self.log, "restart", resumed_at=self.next_i, equity=self.engine.state.equity)
         return True
+
+    def _store_lag(self) -> float:
+        "Seconds the remote store is behind (0 for a local one): reported apart from the order latency."
+        inner = getattr(self.store, "inner", self.store)
+        return inner.lag() if hasattr(inner, "lag") else 0.0
 
     def save(self):
         if isinstance(self.store, Buffered): self.store.flush()    # records first, then the state that points past them
@@ -220,17 +269,17 @@ class Bot:
             if ops and i + 1 < len(self.bars): self.broker.submit(ops)
             self.control.refresh(eq, self.broker.balance, self.bars.index[i])
         t0 = time.perf_counter()
+        submit = self.broker.submit if i + 1 < len(self.bars) else None       # the last bar's orders have no next open
         if self.fast:
             P = self._prep
             if not P.ready[i]: return
             self._x = P.X[i]
             bar = Bar(i, int(self.t[i]), int(self.t[i]) + self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], float(P.atr[i]),
                       int(P.vote[i]), float(P.confidence[i]), int(P.agreement[i]), bool(P.blackout[i]), float(P.vol_regime[i]))
-            orders = engine_step(self, bar, eq, self.broker.balance)
+            orders = engine_step(self, bar, eq, self.broker.balance, submit)
         else:
-            orders = decide(self, i, window, int(self.t[i]), self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], eq, self.broker.balance)
+            orders = decide(self, i, window, int(self.t[i]), self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], eq, self.broker.balance, submit)
         if self._t_decided is not None: self.latencies.append(self._t_decided - t0)
-        if orders and i + 1 < len(self.bars): self.broker.submit(orders)
 
     def run(self, max_bars=None, progress=False) -> dict:
         "Replay the bars from where the saved state left off; returns a summary."
@@ -261,7 +310,8 @@ class Bot:
             if pbar: pbar.update(1)
             if time.monotonic() - last_beat >= self.heartbeat_s:
                 last_beat = time.monotonic()
-                log_event(self.log, "heartbeat", bar=i, equity=self.broker.mark(self.c[i], self.sp[i]), open_positions=len(self.broker.positions))
+                log_event(self.log, "heartbeat", bar=i, equity=self.broker.mark(self.c[i], self.sp[i]), open_positions=len(self.broker.positions),
+                          store_lag_s=round(self._store_lag(), 3))
             if self.speed > 0: time.sleep(self.bar_ns / 1e9 / self.speed)
         if pbar: pbar.close()
         self.save()
@@ -275,6 +325,18 @@ class Bot:
                 "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i}
 
 # %% ../nbs/14_bot.ipynb #2a32a109
+def check_mt5_state(d: dict, symbol: str) -> list:
+    "Problems with an MT5-mode state `d`; [] if none."
+    p = []
+    if d.get("symbol") != symbol: return [f"it belongs to another symbol ({d.get('symbol')!r}, not {symbol!r})"]
+    if not isinstance(d.get("i"), int) or isinstance(d.get("i"), bool) or d["i"] < 0: p.append(f"'i' {d.get('i')!r} is not a bar count >= 0")
+    if d.get("last_time") is not None and not isinstance(d.get("last_time"), int): p.append(f"'last_time' {d.get('last_time')!r} is not a time in ns")
+    try: st = EngineState.from_json(json.dumps(d.get("engine")))
+    except Exception as e: return p + [f"'engine' is not an engine state ({type(e).__name__}: {e})"]
+    p += [f"engine.{k} {getattr(st, k)!r} is not a finite amount >= 0" for k in _MONEY
+          if not (isinstance(getattr(st, k, 0.0), (int, float)) and np.isfinite(getattr(st, k, 0.0)) and getattr(st, k, 0.0) >= 0)]
+    return p
+
 class Mt5Bot:
     "Engine + Mt5Broker: one decision per newly closed bar, reconciliation every cycle, persistence."
     def __init__(self, S: Settings, chain: Chain, broker, state_path=None, log_path=None, store=None, notifier=None):
@@ -288,7 +350,7 @@ class Mt5Bot:
         self._t_decided = 0.0
         self.i, self.last_time = 0, None
         self.latencies = []
-        d = self.state.load() if self.state else None
+        d = self.state.load(lambda d: check_mt5_state(d, S.config.symbol)) if self.state else None
         if d:
             self.engine.state = EngineState.from_json(json.dumps(d["engine"]))
             self.i, self.last_time = d["i"], d["last_time"]
@@ -350,9 +412,11 @@ class Mt5Bot:
             ops = self.control.apply(Bar(self.i, t_last, t_last + bar_ns, float(r.high), float(r.low), float(r.close), spread, 0.0))
             if ops: self._dispatch(self.broker.submit(ops), t_last + bar_ns)
             self.control.refresh(eq, bal, bars.index[-1])
-        orders = decide(self, self.i, win, t_last, bar_ns, float(r.high), float(r.low), float(r.close), spread, eq, bal)
-        if self._t_decided is not None: self.latencies.append(self._t_decided - t0)   # poll, sync, reconcile, features, models, engine
-        if orders: self._dispatch(self.broker.submit(orders), t_last + bar_ns)
+        sent = []
+        decide(self, self.i, win, t_last, bar_ns, float(r.high), float(r.low), float(r.close), spread, eq, bal,
+               submit=lambda o: sent.extend(self.broker.submit(o)))
+        if self._t_decided is not None: self.latencies.append(self._t_decided - t0)   # poll, sync, reconcile, features, models, engine, submit
+        if sent: self._dispatch(sent, t_last + bar_ns)
         self.i += 1; self.last_time = t_last
         self.save()
         return True
@@ -461,10 +525,21 @@ def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
         if not bot.cycle(): time.sleep(poll_s)
         if time.monotonic() - beat > 30:
             beat = time.monotonic(); log_event(bot.log, "heartbeat", bar=bot.i, equity=broker.account()[1])
-    bot.save(); store.close()
+    bot.save()
+    left = drain_store(store, getattr(a, "drain_timeout", 10.0))
     if tg: tg[0].stop()
-    print(f"stopped cleanly after bar {bot.i}; state {state}")
-    return 0
+    print(f"stopped after bar {bot.i}; state {state}")
+    return 2 if left else 0
+
+def drain_store(store, timeout=10.0) -> int:
+    "At shutdown: give the remote store up to `timeout` s to receive the outbox, close, and say plainly what is left."
+    left = 0
+    if hasattr(store, "drain"):
+        left = store.drain(timeout)
+        if left: print(f"error: the remote store did not take {left:,} row(s) within {timeout:g} s ({getattr(store, 'last_error', None) or 'no answer'}); "
+                       f"they are kept in the local outbox ({store.local.path}) and sent at the next start", file=sys.stderr)
+    store.close()
+    return left
 
 def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="the replay") -> str:
     "The replay's outcome split at the models' cutoff, each part named in plain words."
@@ -495,7 +570,7 @@ def main(argv=None):
                                  "through MetaTrader 5 (password from NOVOSKY_MT5_PASSWORD); telegram.enabled adds the command bot.")
     ap.add_argument("--config", help="config.json (its folder must hold ml_config.json and config/brokers.json)")
     ap.add_argument("--replay", help="OHLCV file to replay (default: the bundled EURUSD sample)")
-    ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the replay file's clock is ahead of UTC (MT5 server time)")
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the replay file's clock is ahead of UTC (MT5 server time)")
     ap.add_argument("--speed", type=float, default=0.0, help="replay pace: bars arrive `speed` times faster than real time (0: as fast as possible)")
     ap.add_argument("--models-dir", help="trained models (default: config.json paths.models_dir)")
     ap.add_argument("--state", help="state file (default: runs/bot_state.json)")
@@ -508,7 +583,11 @@ def main(argv=None):
     ap.add_argument("--from", dest="start", default="cutoff", choices=["cutoff", "start"],
                     help="replay: trade from the models' training cutoff (default: the bars before it only warm up the features) "
                          "or from the first bar (in-sample bars included; the summary reports each side)")
+    ap.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to wait at shutdown for the remote store to "
+                    "receive what the local outbox holds (default 10); rows still waiting are kept and sent at the next start")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
+                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     from novosky.news import CalendarError
@@ -516,16 +595,18 @@ def main(argv=None):
         S = load_all(config=a.config) if a.config else load_all()
         from novosky.models import SOURCES
         md = a.models_dir or S.path(S.config.paths.models_dir)
-        chain = load_chain(md, S.ml.features, S.config, sources=("onnx",) if a.onnx else SOURCES)
+        chain = load_chain(md, S.ml.features, S.config, sources=("onnx",) if a.onnx else SOURCES, public_key=public_key(S))
         runs = S.path(S.config.paths.runs_dir)
         state = Path(a.state) if a.state else runs / ("bot_state.json" if S.config.mode == "paper" else "mt5_state.json")
         if a.fresh and state.exists(): state.unlink()
-        store = SqliteStore(a.store) if a.store else open_store(S)
+        store = SqliteStore(a.store) if a.store else open_store(S, check=True, background=True)
         notifier, tg = _telegram(S, runs / "bot.log")
         if S.config.mode == "mt5":
             return _run_mt5(S, chain, state, runs, store, notifier, tg, a)
         bars = load(a.replay or sample_path(), utc_offset_hours=a.utc_offset, warn=False)
-        man = check_compat(md, S.ml.features)
+        for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, a.replay or sample_path(), S.config.symbol, allow_mismatch=a.allow_mismatch):
+            print(f"warning: {w}", file=sys.stderr)
+        man = check_compat(md, S.ml.features, public_key=public_key(S))
         cut = oos_start(bars.index, man, md)
         if a.start == "cutoff" and cut >= len(bars) - 1:
             c = training_cutoff(man)
@@ -536,15 +617,15 @@ def main(argv=None):
         if tg: bot.control = tg[1]; tg[1].bot = bot; tg[0].start(wait=False)
         bot.notifier = notifier
         res = bot.run(a.max_bars, progress=not a.no_progress)
-        store.close()
+        left = drain_store(store, a.drain_timeout)
         if tg: tg[0].stop()
-    except (CalendarError, ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
+    except (StoreError, CalendarError, ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     print(replay_summary(res, bars, cut, S, chain, a.replay or "the bundled sample"))
     lat = res["latency_ms"]
     if len(lat): print(f"bar close -> orders: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms")
     print(f"state: {state}; log: {runs / 'bot.log'}")
-    return 0
+    return 2 if left else 0
 
 # %% ../nbs/14_bot.ipynb #97685e94
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_brokers.ipynb #6108956a
 from __future__ import annotations
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, fields
 from typing import Protocol
 import numpy as np, pandas as pd
 from .config import SymbolSpec, Execution
@@ -153,7 +153,7 @@ class PaperBroker:
         return [self._close(p, c if p.direction > 0 else c + spread, i, t, reason) for p in list(self.positions)]
 
     def trades_frame(self) -> pd.DataFrame:
-        df = pd.DataFrame([asdict(x) for x in self.trades])
+        df = pd.DataFrame([asdict(x) for x in self.trades], columns=[f.name for f in fields(ClosedTrade)])   # columns even when empty
         if len(df):
             for k in ("entry_time", "exit_time"): df[k] = pd.to_datetime(df[k], utc=True)
         return df

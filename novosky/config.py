@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_config.ipynb #ff18bbfc
 from __future__ import annotations
-import dataclasses, hashlib, json, os, re, sys, typing
-from dataclasses import dataclass, field, fields, is_dataclass
+import dataclasses, hashlib, json, math, os, re, sys, typing
+from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 
 # %% auto #0
@@ -33,12 +33,38 @@ def choice(*opts, **kw):
 
 SECRET_RE = re.compile(r"(pass(word|wd)?|token|secret|api_?key|private_?key|service_?key|dsn)$", re.I)
 
+# %% ../nbs/00_config.ipynb #5c1e7a02
+class _Literal(float):
+    "A non-finite number read from JSON, with the text it was written as (`NaN`, `Infinity`, `1e999`)."
+    def __new__(cls, x, text):
+        o = super().__new__(cls, x); o.text = text; return o
+
+def _json_number(text):
+    "`json.loads` hook for floats and the NaN/Infinity constants: finite numbers as floats, others keep their text."
+    x = float(text)
+    return x if math.isfinite(x) else _Literal(x, text)
+
+def _show(val, n=60):
+    "`repr(val)`, shortened for a message."
+    r = repr(val)
+    return r if len(r) <= n else f"{r[:n - 20]}… ({len(r)} characters)"
+
+def _not_finite(val, tp=None):
+    "How `val` reads when it is a number that is not finite (or an int no float can hold, for a float field), else None."
+    if isinstance(val, float) and not math.isfinite(val):
+        return getattr(val, "text", None) or ("NaN" if val != val else "Infinity" if val > 0 else "-Infinity")
+    if tp is float and isinstance(val, int) and not isinstance(val, bool) and abs(val) > sys.float_info.max:
+        return _show(val)
+    return None
+
 # %% ../nbs/00_config.ipynb #818becca
 def _tname(t):
     return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 def _check(val, tp, meta, path, probs):
     "Check `val` against type `tp`; return the converted value (problems appended to `probs`)."
+    bad = _not_finite(val, tp)
+    if bad: probs.append(f"{path}: {bad} is not a finite number"); return None
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if is_dataclass(tp):
         if not isinstance(val, dict): probs.append(f"{path}: expected an object, got {type(val).__name__}"); return None
@@ -59,7 +85,7 @@ def _check(val, tp, meta, path, probs):
           isinstance(val, (int, float)) and not isinstance(val, bool) if tp is float else
           isinstance(val, tp))
     if not ok:
-        probs.append(f"{path}: expected {_tname(tp)}, got {type(val).__name__} {val!r}"); return None
+        probs.append(f"{path}: expected {_tname(tp)}, got {type(val).__name__} {_show(val)}"); return None
     lo, hi, ch = meta.get("lo"), meta.get("hi"), meta.get("choices")
     if (lo is not None and val < lo) or (hi is not None and val > hi):
         probs.append(f"{path}: {val!r} is out of range; allowed: {'-inf' if lo is None else lo} to {'inf' if hi is None else hi}")
@@ -80,7 +106,11 @@ def _build(cls, d, prefix, probs):
     kw, n0 = {}, len(probs)
     for f in fields(cls):
         p = f"{prefix}.{f.name}" if prefix else f.name
-        if f.name not in d: probs.append(f"{p}: missing (expected {_tname(hints[f.name])})"); continue
+        if f.name not in d:                  # a field with a default may be left out
+            if f.default is not MISSING: kw[f.name] = f.default
+            elif f.default_factory is not MISSING: kw[f.name] = f.default_factory()
+            else: probs.append(f"{p}: missing (expected {_tname(hints[f.name])})")
+            continue
         kw[f.name] = _check(d[f.name], hints[f.name], f.metadata, p, probs)
     if len(probs) > n0: return None          # cross-field checks only run on well-typed objects
     obj = cls(**kw)
@@ -168,6 +198,7 @@ class Mt5:
 class Telegram:
     enabled: bool
     allowed_chat_ids: list[int]
+    allowed_user_ids: list[int] = field(default_factory=list)   # users answered in any chat, besides the chats above
 
 @dataclass(frozen=True)
 class Store:
@@ -180,6 +211,7 @@ class Paths:
     models_dir: str
     runs_dir: str
     news_calendar: str         # empty = the calendar bundled with the package
+    models_public_key: str = ""   # Ed25519 public key model sets must be signed with; empty = signatures not required
 
 TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 
@@ -343,10 +375,14 @@ def project_root(start=None) -> Path:
                             "pass explicit paths, or set NOVOSKY_HOME to the folder that holds them")
 
 def _read_json(path):
+    "The parsed file; non-finite numbers keep their text (see `_json_number`); any unreadable content is a `ConfigError`."
     path = Path(path)
     if not path.is_file(): raise ConfigError(path, ["file not found"])
-    try: return json.loads(path.read_text(encoding="utf-8"))
+    try: return json.loads(path.read_text(encoding="utf-8"), parse_float=_json_number, parse_constant=_json_number)
     except json.JSONDecodeError as e: raise ConfigError(path, [f"not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}"]) from None
+    except UnicodeDecodeError as e: raise ConfigError(path, [f"not UTF-8 text (byte {e.start}): {e.reason}"]) from None
+    except (ValueError, RecursionError) as e:  # e.g. an integer of more than 4300 digits, nesting deeper than Python's stack
+        raise ConfigError(path, [f"not readable as JSON: {_show(str(e), 120)}"]) from None
 
 def load_config(path=None) -> Config:
     "Load and validate `config.json` (default: in the project root)."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #a18b0f61
 from __future__ import annotations
-import io, json, sys, warnings
+import io, json, math, sys, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -12,10 +12,12 @@ import pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
 from .config import Split, load_ml_config
 
 # %% auto #0
-__all__ = ['COLS', 'FORMATS', 'TF_SECONDS', 'SAMPLE_DIR', 'DataError', 'DataWarning', 'DataReport', 'parse_dukascopy_time',
-           'parse_mt5_time', 'detect_format', 'read_mt5', 'read_dukascopy', 'read_generic', 'timeframe_label',
-           'validate', 'read_ohlcv', 'load', 'sample_path', 'sample', 'to_mt5_csv', 'synthetic_ohlcv', 'tune_allocator',
-           'IsOos', 'split_is_oos', 'is_oos', 'main']
+__all__ = ['COLS', 'FORMATS', 'UTC_OFFSET_LIMIT', 'TF_SECONDS', 'SPIKE_FACTOR', 'SPIKE_BLOCK', 'SAMPLE_DIR', 'PRICE_PIPS',
+           'RANGE_PIPS_PER_HOUR', 'DataError', 'DataWarning', 'DataReport', 'check_utc_offset', 'utc_offset_arg',
+           'parse_dukascopy_time', 'parse_mt5_time', 'detect_format', 'read_mt5', 'read_dukascopy', 'read_generic',
+           'timeframe_label', 'bar_seconds', 'infer_timeframe', 'price_spikes', 'validate', 'read_ohlcv', 'load',
+           'sample_path', 'sample', 'to_mt5_csv', 'check_against_config', 'synthetic_ohlcv', 'tune_allocator', 'IsOos',
+           'split_is_oos', 'is_oos', 'main']
 
 # %% ../nbs/01_data.ipynb #cbd782c3
 COLS = ["open", "high", "low", "close", "volume"]
@@ -25,11 +27,11 @@ class DataError(ValueError):
     "A data file cannot be used; the message names the file, the line/field and what was expected."
 
 class DataWarning(UserWarning):
-    "Rows were removed or repaired while loading (counted in the report)."
+    "Rows were removed or repaired, or bars flagged, while loading (counted in the report)."
 
 @dataclass
 class DataReport:
-    "What a load found and did. Every removed or repaired row is counted here."
+    "What a load found and did. Every removed or repaired row, and every suspect bar kept, is counted here."
     path: str = ""
     format: str = ""
     rows_read: int = 0
@@ -44,14 +46,21 @@ class DataReport:
     missing_bars_in_week: int = 0
     largest_gaps: list = field(default_factory=list) # [(from, to, missing bars)], biggest first
     notes: list = field(default_factory=list)        # how the file was read, in plain words (not problems)
+    suspect: dict = field(default_factory=dict)      # reason -> bars kept but flagged (price spikes)
+    spikes: list = field(default_factory=list)       # [(time, file line, ratio to the local median range)], first few
     @property
     def changed(self): return sum(self.removed.values()) + sum(self.repaired.values())
+    @property
+    def flagged(self): return sum(self.suspect.values())
     def issues(self):
         "Plain-words list of what was wrong."
-        out = [f"{n} row(s) removed: {k.replace('_', ' ')} (first at line(s) {', '.join(map(str, self.examples.get(k, [])))})"
-               for k, n in self.removed.items() if n]
-        out += [f"{n} row(s) repaired: {k.replace('_', ' ')} (first at line(s) {', '.join(map(str, self.examples.get(k, [])))})"
-                for k, n in self.repaired.items() if n]
+        at = lambda k: ", ".join(map(str, self.examples.get(k, [])))
+        out = [f"{n} row(s) removed: {k.replace('_', ' ')} (first at line(s) {at(k)})" for k, n in self.removed.items() if n]
+        out += [f"{n} row(s) repaired: {k.replace('_', ' ')} (first at line(s) {at(k)})" for k, n in self.repaired.items() if n]
+        if self.suspect.get("price_spike"):
+            first = ", ".join(f"{t} (line {ln}, {q:,.0f}x)" for t, ln, q in self.spikes)
+            out.append(f"{self.suspect['price_spike']} bar(s) kept but suspect: price spike, range or move over "
+                       f"{SPIKE_FACTOR:g}x the local median bar range (first at {first})")
         if self.gaps_in_week: out.append(f"{self.gaps_in_week} gap(s) inside the trading week, {self.missing_bars_in_week} bar(s) missing "
                                          f"(largest: {self.largest_gaps[0][0]} -> {self.largest_gaps[0][1]}, {self.largest_gaps[0][2]} bars)")
         return out
@@ -62,6 +71,32 @@ class DataReport:
         iss = self.issues()
         return head + "\n  issues: " + ("none" if not iss else "\n    - " + "\n    - ".join(iss))
     def to_dict(self): return asdict(self)
+
+# %% ../nbs/01_data.ipynb #68ad45f6
+UTC_OFFSET_LIMIT = 14.0     # hours: real clocks run from UTC-12 to UTC+14
+_OFFSET_HELP = f"expected hours ahead of UTC between -{UTC_OFFSET_LIMIT:g} and +{UTC_OFFSET_LIMIT:g} (e.g. 2 for UTC+2)"
+
+def _offset_problem(hours):
+    "Why `hours` is not a usable UTC offset, or None."
+    try: h = float(hours)
+    except (TypeError, ValueError): return f"{hours!r} is not a number of hours"
+    if not math.isfinite(h): return f"{hours!r} is not a finite number of hours"
+    if abs(h) > UTC_OFFSET_LIMIT: return f"{hours!r} hours is outside -{UTC_OFFSET_LIMIT:g}..+{UTC_OFFSET_LIMIT:g}"
+
+def check_utc_offset(hours, path="<data>", name="utc_offset_hours") -> float:
+    "`hours` as a float; a `DataError` naming the file and the parameter unless it is finite and within +-14 h."
+    why = _offset_problem(hours)
+    if why: raise DataError(f"{path}: {name}={hours!r}: {why}; {_OFFSET_HELP}")
+    return float(hours)
+
+def utc_offset_arg(text) -> float:
+    "argparse `type=` for `--utc-offset`: a finite number of hours in [-14, +14], else a plain usage error."
+    import argparse
+    why = _offset_problem(text)
+    if why: raise argparse.ArgumentTypeError(f"{why}; {_OFFSET_HELP}")
+    return float(text)
+
+def _offset_ns(hours, path) -> int: return int(round(check_utc_offset(hours, path) * 3600)) * 1_000_000_000
 
 # %% ../nbs/01_data.ipynb #4f347429
 def _fixed_bytes(arr: pa.Array, what, path):
@@ -89,8 +124,8 @@ def _digits(b, cols):
     return v
 
 def _civil_to_ns(y, mo, d, h, mi, s, ms):
-    "Vectorised calendar fields -> int64 ns since epoch; also a mask of invalid dates (e.g. 31.02)."
-    bad = (y < 1900) | (mo < 1) | (mo > 12) | (d < 1) | (d > 31) | (h > 23) | (mi > 59) | (s > 60) | (ms < 0) | (h < 0) | (mi < 0) | (s < 0)
+    "Vectorised calendar fields -> int64 ns since epoch; also a mask of invalid dates (e.g. 31.02, or past 2261: int64 ns end in 2262)."
+    bad = (y < 1900) | (y > 2261) | (mo < 1) | (mo > 12) | (d < 1) | (d > 31) | (h > 23) | (mi > 59) | (s > 60) | (ms < 0) | (h < 0) | (mi < 0) | (s < 0)
     yy, mm, dd = np.where(bad, 1970, y), np.where(bad, 1, mo), np.where(bad, 1, d)
     months = (yy - 1970) * 12 + (mm - 1)
     days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + dd - 1
@@ -100,19 +135,17 @@ def _civil_to_ns(y, mo, d, h, mi, s, ms):
     return ns * 1_000_000_000 + ms * 1_000_000, bad
 
 def _first_bad(mask, strings, what, path, expected, line0=2):
-    i = int(np.flatnonzero(mask)[0])
+    i = int(np.flatnonzero(mask)[0]) if mask.any() else 0
     raise DataError(f"{path}: line {i + line0}, field {what!r}: {strings[i]!r} is not a timestamp; expected {expected}")
 
 # %% ../nbs/01_data.ipynb #126a9cea
 def parse_dukascopy_time(arr, path="<data>", what="Time"):
     "Parse `dd.mm.YYYY HH:MM:SS[.fff]` strings (pyarrow array) to int64 UTC nanoseconds."
+    if len(arr) == 0: return np.empty(0, np.int64)
     b, lens = _fixed_bytes(arr, what, path)
     exp = "dd.mm.YYYY HH:MM:SS.fff (e.g. 02.01.2017 00:00:00.000)"
-    if b is None or b.shape[1] not in (19, 23):
-        s = arr.to_pylist(); L = lens[0] if len(lens) else 0
-        bad = np.array([len(x) not in (19, 23) or len(x) != L for x in s]) if b is None else np.ones(len(s), bool)
-        if not bad.any(): bad = np.array([len(x) != len(s[0]) for x in s])
-        _first_bad(bad, s, what, path, exp)
+    if b is None or b.shape[1] not in (19, 23):          # widths in bytes: a non-ASCII character counts as more than one
+        _first_bad(~np.isin(lens, (19, 23)) | (lens != lens[0]), arr.to_pylist(), what, path, exp)
     y, mo, d = _digits(b, [6, 7, 8, 9]), _digits(b, [3, 4]), _digits(b, [0, 1])
     h, mi, s = _digits(b, [11, 12]), _digits(b, [14, 15]), _digits(b, [17, 18])
     ms = _digits(b, [20, 21, 22]) if b.shape[1] == 23 else np.zeros(len(b), np.int64)
@@ -125,17 +158,17 @@ def parse_dukascopy_time(arr, path="<data>", what="Time"):
 
 def parse_mt5_time(date_arr, time_arr, path="<data>"):
     "Parse MT5 export `<DATE>` (`YYYY.MM.DD`) and `<TIME>` (`HH:MM[:SS]`, may be absent for D1) to int64 ns."
-    b, _ = _fixed_bytes(date_arr, "<DATE>", path)
-    if b is None or b.shape[1] != 10:
-        s = date_arr.to_pylist(); _first_bad(np.array([len(x) != 10 for x in s]), s, "<DATE>", path, "YYYY.MM.DD")
+    if len(date_arr) == 0: return np.empty(0, np.int64)
+    b, lens = _fixed_bytes(date_arr, "<DATE>", path)
+    if b is None or b.shape[1] != 10: _first_bad(lens != 10, date_arr.to_pylist(), "<DATE>", path, "YYYY.MM.DD")
     y, mo, d = _digits(b, [0, 1, 2, 3]), _digits(b, [5, 6]), _digits(b, [8, 9])
     sep = (b[:, 4] != 46) | (b[:, 7] != 46)
     z = np.zeros(len(b), np.int64)
     if time_arr is None: h = mi = s = z
     else:
-        t, _ = _fixed_bytes(time_arr, "<TIME>", path)
+        t, tl = _fixed_bytes(time_arr, "<TIME>", path)
         if t is None or t.shape[1] not in (5, 8):
-            st = time_arr.to_pylist(); _first_bad(np.array([len(x) not in (5, 8) for x in st]) | True, st, "<TIME>", path, "HH:MM:SS")
+            _first_bad(~np.isin(tl, (5, 8)) | (tl != tl[0]), time_arr.to_pylist(), "<TIME>", path, "HH:MM:SS")
         h, mi = _digits(t, [0, 1]), _digits(t, [3, 4])
         s = _digits(t, [6, 7]) if t.shape[1] == 8 else z
         sep |= t[:, 2] != 58
@@ -164,6 +197,9 @@ def _norm(c): return "".join(ch for ch in str(c).lower() if ch.isalnum())
 
 def _map_columns(names, path):
     "Map a file's column names onto time/date/clock/open/high/low/close/volume/spread."
+    names = list(names)
+    dup = sorted({str(c) for c in names if names.count(c) > 1})
+    if dup: raise DataError(f"{path}: column(s) {', '.join(map(repr, dup))} appear more than once in the header; expected each column once")
     normed = {_norm(c): c for c in names}
     out = {}
     for key, al in _ALIASES.items():
@@ -183,8 +219,9 @@ def detect_format(path) -> str:
     if path.suffix.lower() in (".parquet", ".pq"): return "parquet"
     with open(path, "rb") as f: head = f.read(4096)
     if head[:4] == b"PAR1": return "parquet"
+    if not head.removeprefix(b"\xef\xbb\xbf").strip(): raise DataError(f"{path}: no bars (the file is empty)")
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").strip()
-    if not first: raise DataError(f"{path}: the file is empty; expected a header line and OHLCV rows")
+    if not first: raise DataError(f"{path}: line 1 is blank; expected the header line (e.g. Time,Open,High,Low,Close,Volume)")
     if first.upper().startswith("<DATE>"): return "mt5"
     cols = [_norm(c) for c in first.replace(";", ",").split(",")]
     if cols and cols[0] in ("time", "gmttime", "localtime") and len(head.split(b"\n")) > 1:
@@ -197,17 +234,22 @@ def _read_csv_arrow(path, delimiter, col_types):
     try:
         return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
                               convert_options=pacsv.ConvertOptions(column_types=col_types, strings_can_be_null=False))
-    except pa.ArrowInvalid as e:
+    except (pa.ArrowException, UnicodeDecodeError) as e:
         raise _explain_csv_error(path, delimiter, e) from None
 
 def _explain_csv_error(path, delimiter, e):
     "Turn a pyarrow parse/convert error into one naming the file, line and field."
     msg = str(e)
+    if "Empty CSV file" in msg: return DataError(f"{path}: no bars (only a header)")     # a header without a line end
+    if "invalid UTF8" in msg or isinstance(e, UnicodeDecodeError): return DataError(f"{path}: not UTF-8 text ({msg.splitlines()[0]}); save the export as UTF-8 or ANSI CSV")
     if "conversion error" in msg or "invalid value" in msg:
-        t = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                           convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True,
-                                                                include_columns=None, auto_dict_encode=False))
-        for name in t.column_names:
+        try: t = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                                convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True,
+                                                                     include_columns=None, auto_dict_encode=False))
+        except (pa.ArrowException, UnicodeDecodeError): t = None
+        try: t is None or _refuse_binary(t, path)
+        except DataError as d: return d
+        for name in (t.column_names if t is not None else []):
             col = t[name].to_pandas()
             if _norm(name) in sum((_ALIASES[k] for k in ("open", "high", "low", "close", "volume", "spread")), []) or name.startswith("<"):
                 if not pd.api.types.is_numeric_dtype(col):
@@ -218,23 +260,40 @@ def _explain_csv_error(path, delimiter, e):
                         return DataError(f"{path}: line {i + 2}, field {name!r}: {col.iloc[i]!r} is not a number; expected a decimal price/volume")
     if "Expected" in msg and "columns" in msg:
         return DataError(f"{path}: malformed row: {msg.splitlines()[0]} (check the delimiter and that every row has the same fields)")
-    return DataError(f"{path}: cannot parse as CSV: {msg.splitlines()[0]}")
+    return DataError(f"{path}: cannot parse as CSV: {msg.splitlines()[0] if msg else type(e).__name__}")
+
+def _refuse_binary(t, path):
+    "pyarrow reads a column with invalid UTF-8 as bytes: refuse it, naming the first such line."
+    for name, col in zip(t.column_names, t.columns):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            for i, v in enumerate(col.to_pylist()):
+                try: v is None or v.decode("utf-8")
+                except UnicodeDecodeError: raise DataError(f"{path}: line {i + 2}, field {name!r}: {v!r} is not UTF-8 text") from None
 
 def _as_float(t, name):
     a = t[name].combine_chunks()
     return a.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 # %% ../nbs/01_data.ipynb #2bcee7da
+def _header(path, sep):
+    "The header line's fields."
+    with open(path, "rb") as f: raw = f.readline()
+    try: return raw.decode("utf-8").lstrip("\ufeff").strip().split(sep)
+    except UnicodeDecodeError: raise DataError(f"{path}: line 1 (the header) is not UTF-8 text: {raw[:80]!r}") from None
+
 def read_mt5(path, utc_offset_hours=0.0):
-    "Read MT5's tab-separated bar export; returns (int64 ns times, columns dict, line numbers)."
-    with open(path, "rb") as f: header = f.readline().decode("utf-8", "replace").lstrip("\ufeff").strip().split("\t")
+    "Read MT5's tab-separated bar export; returns (int64 UTC ns times, columns dict)."
+    off = _offset_ns(utc_offset_hours, path)
+    header = _header(path, "\t")
     need = ["<DATE>", "<OPEN>", "<HIGH>", "<LOW>", "<CLOSE>"]
     miss = [c for c in need if c not in header]
     if miss: raise DataError(f"{path}: MT5 export without {', '.join(miss)}; found {header}; expected <DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD> separated by tabs")
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup: raise DataError(f"{path}: column(s) {', '.join(map(repr, dup))} appear more than once in the header; expected each column once")
     types = {c: pa.string() for c in ("<DATE>", "<TIME>")} | {c: pa.float64() for c in header if c not in ("<DATE>", "<TIME>")}
     t = _read_csv_arrow(path, "\t", types)
-    ns = parse_mt5_time(t["<DATE>"], t["<TIME>"] if "<TIME>" in header else None, path)
-    ns = ns - int(round(utc_offset_hours * 3600)) * 1_000_000_000
+    if t.num_rows == 0: raise DataError(f"{path}: no bars (only a header)")
+    ns = parse_mt5_time(t["<DATE>"], t["<TIME>"] if "<TIME>" in header else None, path) - off
     cols = {k: _as_float(t, f"<{k.upper()}>") for k in ("open", "high", "low", "close")}
     vol = "<TICKVOL>" if "<TICKVOL>" in header else ("<VOL>" if "<VOL>" in header else None)
     if vol is None and "<VOLUME>" in header: vol = "<VOLUME>"
@@ -244,11 +303,13 @@ def read_mt5(path, utc_offset_hours=0.0):
 
 def read_dukascopy(path, utc_offset_hours=0.0):
     "Read a Dukascopy-style CSV (`Time,Open,High,Low,Close,Volume`, `dd.mm.YYYY HH:MM:SS.fff`)."
-    with open(path, "rb") as f: header = f.readline().decode("utf-8", "replace").lstrip("\ufeff").strip().split(",")
-    m = _map_columns(header, path)
+    off = _offset_ns(utc_offset_hours, path)
+    m = _map_columns(_header(path, ","), path)
+    if "time" not in m: raise DataError(f"{path}: no Time column; expected Dukascopy's Time,Open,High,Low,Close,Volume")
     types = {m["time"]: pa.string()} | {m[k]: pa.float64() for k in ("open", "high", "low", "close", "volume", "spread") if k in m}
     t = _read_csv_arrow(path, ",", types)
-    ns = parse_dukascopy_time(t[m["time"]], path, m["time"]) - int(round(utc_offset_hours * 3600)) * 1_000_000_000
+    if t.num_rows == 0: raise DataError(f"{path}: no bars (only a header)")
+    ns = parse_dukascopy_time(t[m["time"]], path, m["time"]) - off
     cols = {k: _as_float(t, m[k]) for k in ("open", "high", "low", "close", "volume", "spread") if k in m}
     cols.setdefault("volume", np.zeros(len(ns)))
     return ns, cols
@@ -280,33 +341,68 @@ def _unnamed_time(df, path, notes):
     return df.rename(columns={c: "time"})
 
 # %% ../nbs/01_data.ipynb #86410205
-def _generic_times(s: pd.Series, path, what, utc_offset_hours):
-    if pd.api.types.is_datetime64_any_dtype(s):
-        ts = pd.DatetimeIndex(s)
-        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts - pd.Timedelta(hours=utc_offset_hours)
-        return ts.as_unit("ns").asi8
-    if pd.api.types.is_numeric_dtype(s):
-        v = s.to_numpy(dtype=np.float64)
-        if np.isnan(v).any(): raise DataError(f"{path}: line {int(np.flatnonzero(np.isnan(v))[0]) + 2}, field {what!r}: empty; expected a timestamp")
-        mx = np.nanmax(np.abs(v)) if len(v) else 0
-        unit = "s" if mx < 1e11 else "ms" if mx < 1e14 else "us" if mx < 1e17 else "ns"
-        return (pd.to_datetime(v, unit=unit).as_unit("ns").asi8)
-    s = s.astype(str)
-    try: ts = pd.to_datetime(s, format="ISO8601", utc=False)
-    except (ValueError, TypeError):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ts = pd.to_datetime(s, format="mixed", dayfirst=False)
-        except (ValueError, TypeError) as e:
-            bad = pd.to_datetime(s, errors="coerce", format="mixed").isna().to_numpy()
-            i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
-            raise DataError(f"{path}: line {i + 2}, field {what!r}: {s.iloc[i]!r} is not a timestamp; expected ISO form like 2017-01-02 13:00:00") from None
-    return _generic_times(ts, path, what, utc_offset_hours)
+# a clock time followed by a UTC offset: Z, +02, +0200, +02:00, UTC/GMT
+_TZ_SUFFIX = r"\d:\d\d(?::\d\d(?:[.,]\d*)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?|UTC|GMT)$"
 
+def _parse_text(s, utc):
+    try: return pd.to_datetime(s, format="ISO8601", utc=utc)
+    except (ValueError, TypeError, OverflowError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pd.to_datetime(s, format="mixed", dayfirst=False, utc=utc)
+
+def _text_times(s: pd.Series, path, what) -> pd.DatetimeIndex:
+    "Timestamp text; offsets (on every row, or on none) are converted to UTC row by row."
+    s = s.astype(str).str.strip()
+    try: return pd.DatetimeIndex(_parse_text(s, utc=False))
+    except (ValueError, TypeError, OverflowError): pass
+    has = s.str.contains(_TZ_SUFFIX, regex=True).to_numpy()       # only on this slow path
+    if has.any() and not has.all():
+        i = int(np.flatnonzero(has != has[0])[0])
+        raise DataError(f"{path}: line {i + 2}, field {what!r}: {s.iloc[i]!r} {'has a' if has[i] else 'has no'} UTC offset but line 2 "
+                        f"({s.iloc[0]!r}) {'has one' if has[0] else 'has none'}; give every timestamp its offset, or none")
+    try: return pd.DatetimeIndex(_parse_text(s, utc=bool(has.all())))
+    except (ValueError, TypeError, OverflowError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bad = pd.to_datetime(s, errors="coerce", format="mixed", utc=True).isna().to_numpy()
+        i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+        raise DataError(f"{path}: line {i + 2}, field {what!r}: {s.iloc[i]!r} is not a timestamp; expected ISO form like 2017-01-02 13:00:00") from None
+
+def _epoch_times(s: pd.Series, path, what) -> pd.DatetimeIndex:
+    "Epoch numbers; the unit (s, ms, us, ns) from their size."
+    v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isfinite(v).all():
+        i = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise DataError(f"{path}: line {i + 2}, field {what!r}: {s.iloc[i]!r} is not a timestamp; expected epoch seconds or milliseconds")
+    mx = np.abs(v).max() if len(v) else 0
+    unit = "s" if mx < 1e11 else "ms" if mx < 1e14 else "us" if mx < 1e17 else "ns"
+    return pd.DatetimeIndex(pd.to_datetime(v, unit=unit))
+
+def _generic_times(s: pd.Series, path, what, utc_offset_hours, notes=None):
+    "A generic file's times (datetimes, epoch numbers or text) as int64 UTC ns; `utc_offset_hours` applies to times without a zone."
+    hours = check_utc_offset(utc_offset_hours, path); off = _offset_ns(hours, path)
+    if s.isna().any():
+        i = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise DataError(f"{path}: line {i + 2}, field {what!r}: empty; expected a timestamp")
+    try:
+        if pd.api.types.is_datetime64_any_dtype(s): ts = pd.DatetimeIndex(s)
+        elif pd.api.types.is_numeric_dtype(s): ts = _epoch_times(s, path, what)
+        else: ts = _text_times(s, path, what)
+        if ts.tz is None: return ts.as_unit("ns").asi8 - off
+        if off and notes is not None: notes.append(f"utc_offset_hours={hours:g} ignored: the timestamps carry their own UTC offset")
+        return ts.tz_convert("UTC").tz_localize(None).as_unit("ns").asi8
+    except (ValueError, TypeError, OverflowError) as e:          # e.g. a date past 2262, beyond int64 nanoseconds
+        if isinstance(e, DataError): raise
+        raise DataError(f"{path}: field {what!r}: timestamps out of range ({str(e).splitlines()[0][:120]}); "
+                        "expected dates between 1900 and 2261") from None
+
+# %% ../nbs/01_data.ipynb #5c378ce6
 def read_generic(path, utc_offset_hours=0.0, frame=None, notes=None):
     "Read a generic CSV (any common delimiter and column spelling) or Parquet file, or map an existing frame; remarks on how it was read are appended to `notes`."
     path = Path(path)
+    notes = notes if notes is not None else []
+    check_utc_offset(utc_offset_hours, path)
     if frame is not None: df = frame
     elif detect_format(path) == "parquet":
         try: df = pq.read_table(path).to_pandas()
@@ -314,19 +410,23 @@ def read_generic(path, utc_offset_hours=0.0, frame=None, notes=None):
     else:
         with open(path, "rb") as f: first = f.readline().decode("utf-8", "replace")
         delim = max([",", ";", "\t", "|"], key=first.count)
-        try: df = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delim),
-                                 convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pandas()
-        except pa.ArrowInvalid as e: raise _explain_csv_error(path, delim, e) from None
+        try:
+            t = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delim), convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+            _refuse_binary(t, path)
+            df = t.to_pandas()
+        except (pa.ArrowException, UnicodeDecodeError) as e: raise _explain_csv_error(path, delim, e) from None
+    if len(df) == 0: raise DataError(f"{path}: no bars ({'no rows' if frame is not None or detect_format(path) == 'parquet' else 'only a header'})")
     if isinstance(df.index, pd.DatetimeIndex): df = df.reset_index(names="time" if df.index.name is None else df.index.name)
-    df = _unnamed_time(df, path, notes if notes is not None else [])
+    df = _unnamed_time(df, path, notes)
     m = _map_columns(list(df.columns), path)
     if "date" in m and "time" in m and "clock" not in m:   # `Date` + `Time` where Time is only a clock (HH:MM[:SS])
-        first = str(df[m["time"]].iloc[0]) if len(df) else ""
+        first = str(df[m["time"]].iloc[0])
         if len(first) <= 8 and ":" in first: m["clock"] = m.pop("time")
-    if "time" in m: ns = _generic_times(df[m["time"]], path, m["time"], utc_offset_hours)
+    if "time" in m: ns = _generic_times(df[m["time"]], path, m["time"], utc_offset_hours, notes)
     else:
-        both = df[m["date"]].astype(str) + " " + df[m["clock"]].astype(str)
-        ns = _generic_times(both, path, f"{m['date']} {m['clock']}", utc_offset_hours)
+        d, c = df[m["date"]], df[m["clock"]]
+        both = (d.astype(str) + " " + c.astype(str)).where(d.notna() & c.notna())
+        ns = _generic_times(both, path, f"{m['date']} {m['clock']}", utc_offset_hours, notes)
     cols = {}
     for k in ("open", "high", "low", "close", "volume", "spread"):
         if k not in m: continue
@@ -350,34 +450,87 @@ _WEEKEND_FROM = 4 * 86400 + 20 * 3600   # Friday 20:00 UTC, in seconds since Mon
 
 def timeframe_label(seconds) -> str: return _TF.get(int(seconds), f"{int(seconds)}s")
 
+def bar_seconds(ns) -> int:
+    "The bar period of sorted int64 ns times: their most common spacing, in seconds (0 for fewer than two bars)."
+    if len(ns) < 2: return 0
+    d = np.diff(np.asarray(ns, dtype=np.int64)) // 1_000_000_000
+    if 0 <= d.min() and d.max() <= 10 * 86400: return int(np.bincount(d).argmax())
+    return int(pd.Series(d).mode().iloc[0])
+
+def infer_timeframe(index) -> str:
+    "The timeframe label (`M1` ... `W1`, else e.g. `7200s`) of a bar index, from its most common spacing."
+    return timeframe_label(bar_seconds(pd.DatetimeIndex(index).as_unit("ns").asi8)) if len(index) > 1 else ""
+
 def _weekend_only(first_missing_s, last_missing_s):
     "True where the whole missing span lies between Friday 20:00 and the following Monday 00:00 UTC."
     wk0, wk1 = (first_missing_s - _MON) // _WEEK, (last_missing_s - _MON) // _WEEK
     rel0 = (first_missing_s - _MON) % _WEEK
     return (wk0 == wk1) & (rel0 >= _WEEKEND_FROM)
 
+def _scan_gaps(t, index, tf, rep):
+    "Count the holes inside the trading week of sorted ns times `t` (bar period `tf` s) into `rep`."
+    d = np.diff(t) // 1_000_000_000
+    gi = np.flatnonzero(d > tf)
+    if not len(gi): return
+    s0 = t[gi] // 1_000_000_000 + tf; s1 = t[gi + 1] // 1_000_000_000 - tf
+    gi = gi[~_weekend_only(s0, s1)]
+    miss = (d[gi] // tf - 1)
+    rep.gaps_in_week, rep.missing_bars_in_week = int(len(gi)), int(miss.sum())
+    top = np.argsort(-miss, kind="stable")[:5]
+    rep.largest_gaps = [(str(index[gi[j]].tz_localize(None)), str(index[gi[j] + 1].tz_localize(None)), int(miss[j])) for j in top]
+
+# %% ../nbs/01_data.ipynb #2fdd55c6
+SPIKE_FACTOR = 100.0   # a bar's range or two-sided move over this many local median ranges is a suspect spike
+SPIKE_BLOCK = 128      # bars per block for the local median range
+
+def price_spikes(o, h, l, c, factor=SPIKE_FACTOR, block=SPIKE_BLOCK):
+    "Positions of suspect spike bars in clean, sorted OHLC arrays, and each one's size in local median ranges."
+    n = len(c)
+    r = h - l
+    d = np.abs(np.diff(c))
+    mv = np.zeros(n)
+    if n > 1:
+        mv[0], mv[-1] = d[0], d[-1]
+        np.minimum(d[:-1], d[1:], out=mv[1:-1])       # into and out of the bar: both must jump
+    score = np.maximum(r, mv)
+    nb, full = n // block, (n // block) * block
+    med = np.partition(r[:full].reshape(nb, block), block // 2, axis=1)[:, block // 2] if nb else np.empty(0)
+    if n > full: med = np.append(med, np.median(r[max(0, n - block):]))   # the short last block: the last `block` bars
+    floor = max(0.1 * float(np.median(med)), 1e-5 * float(np.median(c[:: max(1, n // 1000)])))
+    scale = np.maximum(med, floor)
+    hit = np.zeros(n, bool)
+    with np.errstate(over="ignore"):                   # prices near the float limit: a limit of inf flags nothing
+        if nb: hit[:full] = (score[:full].reshape(nb, block) > factor * scale[:nb, None]).ravel()
+        if n > full: hit[full:] = score[full:] > factor * scale[-1]
+        pos = np.flatnonzero(hit)
+        return pos, score[pos] / scale[np.minimum(pos // block, len(scale) - 1)]
+
+# %% ../nbs/01_data.ipynb #cab2008f
 def validate(ns, cols, path="<data>", fmt="", on_issue="repair", line0=2):
     "Validate and repair raw columns; returns (DataFrame, DataReport)."
     if on_issue not in ("repair", "raise"): raise ValueError(f"on_issue must be 'repair' or 'raise', got {on_issue!r}")
     n = len(ns)
     rep = DataReport(path=str(path), format=fmt, rows_read=n)
-    if n == 0: raise DataError(f"{path}: no data rows; expected at least one OHLCV bar after the header")
+    if n == 0: raise DataError(f"{path}: no bars (only a header)")
     line = np.arange(n, dtype=np.int64) + line0
     keep = np.ones(n, dtype=bool)
     o, h, l, c = (cols[k] for k in ("open", "high", "low", "close"))
-    def drop(reason, mask):
-        mask = mask & keep
+    def note(store, reason, mask):
         k = int(mask.sum())
-        if k:
-            rep.removed[reason] = k; rep.examples[reason] = line[mask][:3].tolist(); keep[mask] = False
-    drop("empty_price", np.isnan(o) | np.isnan(h) | np.isnan(l) | np.isnan(c))
+        if k: store[reason] = k; rep.examples[reason] = line[mask][:3].tolist()
+    def drop(reason, mask):
+        mask = mask & keep; note(rep.removed, reason, mask); keep[mask] = False
+    finite = np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c)
+    if not finite.all():
+        drop("empty_price", np.isnan(o) | np.isnan(h) | np.isnan(l) | np.isnan(c))
+        drop("infinite_price", ~finite)
     drop("non_positive_price", (o <= 0) | (h <= 0) | (l <= 0) | (c <= 0))
     drop("high_below_low", h < l)
     drop("open_or_close_outside_high_low", (o > h) | (o < l) | (c > h) | (c < l))
     v = cols["volume"]
-    vnan = np.isnan(v) & keep
-    if vnan.any():
-        rep.repaired["empty_volume_set_to_0"] = int(vnan.sum()); rep.examples["empty_volume_set_to_0"] = line[vnan][:3].tolist()
+    vbad = ~np.isfinite(v) & keep
+    if vbad.any():
+        note(rep.repaired, "empty_volume_set_to_0", vbad & np.isnan(v)); note(rep.repaired, "infinite_volume_set_to_0", vbad & ~np.isnan(v))
     full = bool(keep.all())                 # the common case: nothing removed, no copies needed
     idx = np.arange(n) if full else np.flatnonzero(keep)
     t = ns if full else ns[idx]
@@ -398,24 +551,18 @@ def validate(ns, cols, path="<data>", fmt="", on_issue="repair", line0=2):
     for i, k in enumerate(names):
         if full: block[i] = cols[k]
         else: np.take(cols[k], idx, out=block[i])
-    vi = names.index("volume"); np.nan_to_num(block[vi], copy=False, nan=0.0)
+    np.nan_to_num(block[names.index("volume")], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     df = pd.DataFrame(block.T, columns=names, copy=False,
                       index=pd.DatetimeIndex(t.view("datetime64[ns]"), name="time").tz_localize("UTC"))
     rep.rows_out = len(df)
     rep.start, rep.end = str(df.index[0].tz_localize(None)), str(df.index[-1].tz_localize(None))
-    if len(t) > 1:
-        d = np.diff(t) // 1_000_000_000
-        tf = int(np.bincount(np.minimum(d, 10 * 86400)).argmax()) if d.max() <= 10 * 86400 else int(pd.Series(d).mode().iloc[0])
-        rep.timeframe = timeframe_label(tf)
-        gi = np.flatnonzero(d > tf)
-        if len(gi):
-            s0 = t[gi] // 1_000_000_000 + tf; s1 = t[gi + 1] // 1_000_000_000 - tf
-            inweek = ~_weekend_only(s0, s1)
-            gi = gi[inweek]
-            miss = (d[gi] // tf - 1)
-            rep.gaps_in_week, rep.missing_bars_in_week = int(len(gi)), int(miss.sum())
-            top = np.argsort(-miss, kind="stable")[:5]
-            rep.largest_gaps = [(str(df.index[gi[j]].tz_localize(None)), str(df.index[gi[j] + 1].tz_localize(None)), int(miss[j])) for j in top]
+    sp, q = price_spikes(block[0], block[1], block[2], block[3])
+    if len(sp):
+        rep.suspect["price_spike"] = int(len(sp)); rep.examples["price_spike"] = line[idx[sp[:3]]].tolist()
+        rep.spikes = [(str(df.index[i].tz_localize(None)), int(line[idx[i]]), round(float(x), 1)) for i, x in zip(sp[:5], q[:5])]
+        if on_issue == "raise": raise DataError(f"{path}: refusing suspect bars in strict mode:\n  - " + "\n  - ".join(rep.issues()))
+    tf = bar_seconds(t)
+    if tf: rep.timeframe = timeframe_label(tf); _scan_gaps(t, df.index, tf, rep)
     return df, rep
 
 # %% ../nbs/01_data.ipynb #9590ecbb
@@ -423,11 +570,14 @@ def read_ohlcv(path, fmt="auto", utc_offset_hours=0.0, on_issue="repair"):
     "Load an OHLCV file into the standard frame; returns (DataFrame, DataReport)."
     path = Path(path)
     if fmt not in FORMATS: raise ValueError(f"fmt must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    if not path.is_file(): raise DataError(f"{path}: file not found")
-    f = detect_format(path) if fmt == "auto" else fmt
-    reader = {"mt5": read_mt5, "dukascopy": read_dukascopy, "generic": read_generic, "parquet": read_generic}[f]
-    notes = []
-    ns, cols = read_generic(path, utc_offset_hours, notes=notes) if reader is read_generic else reader(path, utc_offset_hours)
+    check_utc_offset(utc_offset_hours, path)
+    if not path.is_file(): raise DataError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
+    try:
+        f = detect_format(path) if fmt == "auto" else fmt
+        reader = {"mt5": read_mt5, "dukascopy": read_dukascopy, "generic": read_generic, "parquet": read_generic}[f]
+        notes = []
+        ns, cols = read_generic(path, utc_offset_hours, notes=notes) if reader is read_generic else reader(path, utc_offset_hours)
+    except OSError as e: raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     df, rep = validate(ns, cols, path, f, on_issue)
     rep.notes = notes
     return df, rep
@@ -436,8 +586,8 @@ def load(path, fmt="auto", utc_offset_hours=0.0, on_issue="repair", warn=True) -
     "Load an OHLCV file (MT5 export, Dukascopy-style, generic CSV or Parquet); the report is in `df.attrs['report']`."
     df, rep = read_ohlcv(path, fmt, utc_offset_hours, on_issue)
     df.attrs["report"] = rep.to_dict()
-    if warn and rep.changed:
-        warnings.warn(f"{path}: {rep.changed} row(s) removed or repaired: " + "; ".join(rep.issues()), DataWarning, stacklevel=2)
+    if warn and (rep.changed or rep.flagged):
+        warnings.warn(f"{path}: {rep.changed} row(s) removed or repaired, {rep.flagged} suspect: " + "; ".join(rep.issues()), DataWarning, stacklevel=2)
     return df
 
 # %% ../nbs/01_data.ipynb #c1196942
@@ -462,6 +612,33 @@ def to_mt5_csv(df, path, utc_offset_hours=0.0, digits=5):
 # %% ../nbs/01_data.ipynb #e92578d1
 def _write_rows(path, lines, header="Time,Open,High,Low,Close,Volume"):
     Path(path).write_text(header + "\n" + "\n".join(lines) + "\n")
+
+# %% ../nbs/01_data.ipynb #13895341
+PRICE_PIPS = (100, 1_000_000)          # plausible median close, in pips of the configured symbol
+RANGE_PIPS_PER_HOUR = (0.2, 5_000)     # plausible median bar range in pips, scaled to one hour by sqrt(3600 / bar seconds)
+
+def check_against_config(bars, timeframe: str, spec, path="<data>", symbol="", allow_mismatch=False) -> list[str]:
+    "Plain reasons why `bars` cannot be `config.json`'s `timeframe` and symbol (`spec`, a `SymbolSpec`); a `DataError` unless `allow_mismatch`."
+    if timeframe not in TF_SECONDS: raise ValueError(f"timeframe must be one of {', '.join(TF_SECONDS)}; got {timeframe!r}")
+    sym, pip, out = symbol or "the configured symbol", float(spec.pip_size), []
+    sec = bar_seconds(pd.DatetimeIndex(bars.index).as_unit("ns").asi8)
+    if sec and sec != TF_SECONDS[timeframe]:
+        out.append(f"bars are {timeframe_label(sec)} (most common spacing {pd.Timedelta(seconds=sec)}) but config.json timeframe is {timeframe}")
+    if len(bars):
+        close = float(np.median(bars["close"].to_numpy()))
+        lo, hi = PRICE_PIPS
+        if not lo <= close / pip <= hi:
+            out.append(f"median close {close:.6g} is {close / pip:,.0f} pips of {pip:g}, but a {sym} price is {lo:,}..{hi:,} pips "
+                       "(another symbol, or prices scaled?)")
+        rng = float(np.median((bars["high"] - bars["low"]).to_numpy())) / pip * math.sqrt(3600 / (sec or TF_SECONDS[timeframe]))
+        lo, hi = RANGE_PIPS_PER_HOUR
+        if not lo <= rng <= hi:
+            out.append(f"median bar range is {rng:,.3g} pips an hour, but {sym} moves {lo:g}..{hi:,} pips an hour "
+                       "(another symbol, prices scaled, or flat data?)")
+    if out and not allow_mismatch:
+        raise DataError(f"{path}: does not fit config.json ({symbol + ' ' if symbol else ''}{timeframe}): " + "; ".join(out)
+                        + "; pass --allow-mismatch to use it anyway")
+    return out
 
 # %% ../nbs/01_data.ipynb #18848a07
 def _session_mult(hour):
@@ -559,14 +736,21 @@ def is_oos(df, split: Split | None = None):
     return df.iloc[s.is_slice], df.iloc[s.oos_slice]
 
 # %% ../nbs/01_data.ipynb #7fc3b168
+def _config_fit(df, path):
+    "(reasons the bars do not fit config.json, 'SYMBOL TF'), or (None, why not checked) without a project config."
+    from novosky.config import load_all
+    try: S = load_all()
+    except (FileNotFoundError, ValueError, KeyError) as e: return None, str(e).splitlines()[0]
+    return check_against_config(df, S.config.timeframe, S.symbol_spec, path, S.config.symbol, allow_mismatch=True), f"{S.config.symbol} {S.config.timeframe}"
+
 def main(argv=None):
-    "Summarise an OHLCV file: format detected, rows, range, timeframe, gaps and issues."
+    "Summarise an OHLCV file: format detected, rows, range, timeframe, gaps, issues and whether it fits config.json."
     import argparse
     ap = argparse.ArgumentParser(prog="python -m novosky.data", description=main.__doc__)
     ap.add_argument("path", nargs="?", help="CSV/Parquet file (MT5 export, Dukascopy-style or generic); default: the bundled sample")
     ap.add_argument("--format", default="auto", choices=FORMATS, help="file format (default: detect)")
-    ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time, e.g. 2)")
-    ap.add_argument("--strict", action="store_true", help="fail instead of removing/repairing rows")
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC, -14..14 (MT5 server time, e.g. 2)")
+    ap.add_argument("--strict", action="store_true", help="fail instead of removing/repairing rows or keeping suspect spikes")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     a = ap.parse_args(argv)
     tune_allocator()
@@ -575,10 +759,14 @@ def main(argv=None):
         df, rep = read_ohlcv(path, a.format, a.utc_offset, "raise" if a.strict else "repair")
     except DataError as e:
         print(f"error: {e}", file=sys.stderr); return 1
-    if a.json: print(json.dumps(rep.to_dict(), indent=2))
+    why, what = _config_fit(df, path)
+    if a.json: print(json.dumps(rep.to_dict() | {"config_mismatch": why}, indent=2))
     else:
         print(rep)
         if "spread" in df: print(f"  spread: median {df.spread.median():g} points")
+        if why is None: print(f"  config.json: not checked ({what})")
+        else: print(f"  config.json ({what}): " + ("fits" if not why else "does not fit: " + "; ".join(why)
+                                                    + " (train, backtest and bot refuse it without --allow-mismatch)"))
     return 0
 
 # %% ../nbs/01_data.ipynb #873c1233

@@ -319,27 +319,33 @@ def compute_features_chunked(df, ctx=None, chunk=250_000, progress=True):
 def main(argv=None):
     "Compute the 59 features for an OHLCV file and write them to Parquet."
     import argparse
-    from novosky.data import load, DataError, tune_allocator
+    from novosky.data import load, DataError, tune_allocator, utc_offset_arg, FORMATS
     ap = argparse.ArgumentParser(prog="python -m novosky.features", description=main.__doc__)
     ap.add_argument("path", help="OHLCV file (MT5 export, Dukascopy-style, generic CSV or Parquet)")
-    ap.add_argument("-o", "--out", required=True, help="output Parquet file")
-    ap.add_argument("--format", default="auto", help="input format (default: detect)")
-    ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    ap.add_argument("-o", "--out", required=True, help="output Parquet file (its folder is created if missing)")
+    ap.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: detect)")
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC, -14..14 (MT5 server time)")
     ap.add_argument("--symbol", help="symbol for the news currencies (default: config.json's symbol)")
     ap.add_argument("--calendar", help="economic calendar CSV (default: config.json's paths.news_calendar, else the bundled one)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    out = Path(a.out)
     tune_allocator()
     try:
         t0 = time.perf_counter()
         df = load(a.path, a.format, a.utc_offset)
+        if out.is_dir(): raise FileExistsError(f"{out} is a folder; expected a .parquet file path")
+        try: out.parent.mkdir(parents=True, exist_ok=True)      # before the long computation, not after it
+        except OSError as e: raise FileExistsError(f"cannot create the folder for {out}: {e.strerror or e}") from None
         ctx = FeatureContext.from_config(calendar=a.calendar, symbol=a.symbol)
         X = compute_features_chunked(df, ctx, progress=not a.no_progress)
-        X.to_parquet(a.out)
-    except (FeatureError, ConfigError, ValueError, FileNotFoundError, KeyError) as e:
+        X.to_parquet(out)
+    except (FeatureError, ConfigError, ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
+    except OSError as e:
+        print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr); return 1
     ready = int(X.notna().all(axis=1).sum())
-    print(f"wrote {a.out}: {len(X):,} rows x {X.shape[1]} features ({ready:,} ready, {len(X) - ready:,} warm-up) in {time.perf_counter() - t0:.2f} s")
+    print(f"wrote {out}: {len(X):,} rows x {X.shape[1]} features ({ready:,} ready, {len(X) - ready:,} warm-up) in {time.perf_counter() - t0:.2f} s")
     return 0
 
 # %% ../nbs/02_features.ipynb #39a4867a

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_models.ipynb #26b8868e
 from __future__ import annotations
-import hashlib, io, json, logging, pickle, platform, re, time
+import base64, glob, hashlib, io, json, logging, os, pickle, platform, re, shutil, sys, time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,13 +15,16 @@ from .data import split_is_oos
 log = logging.getLogger("novosky.models")
 
 # %% auto #0
-__all__ = ['log', 'ONNX_OPSETS', 'MANIFEST', 'SOURCES', 'ModelCompatibilityError', 'ModelIntegrityError', 'StaleModelError',
-           'ExportError', 'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator',
-           'make_estimator', 'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes',
-           'onnx_session', 'onnx_run', 'verify_onnx', 'sha256_file', 'library_versions', 'save_member', 'read_manifest',
+__all__ = ['log', 'ONNX_OPSETS', 'MANIFEST', 'SIGNATURE', 'PUBKEY_ENV', 'SOURCES', 'TRAINING_STACK', 'ModelCompatibilityError',
+           'ModelIntegrityError', 'ModelSignatureError', 'StaleModelError', 'ExportError', 'Rows', 'Assembled',
+           'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator', 'make_estimator', 'f32_floor',
+           'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes', 'onnx_session', 'onnx_run',
+           'verify_onnx', 'sha256_file', 'library_versions', 'save_member', 'parse_manifest', 'read_manifest',
            'record_model', 'model_digest', 'check_compat', 'require_fresh', 'check_requires', 'verify_artifact',
            'NoOutOfSampleError', 'read_verified', 'save_folds', 'load_folds', 'save_oof', 'load_oof', 'training_window',
-           'training_cutoff', 'oos_start', 'Predictor']
+           'training_cutoff', 'oos_start', 'ModelSet', 'verify_set', 'load_set', 'keygen', 'signing_key', 'trusted_key',
+           'sign_set', 'check_signature', 'recover_set', 'clean_debris', 'stage_set', 'commit_set', 'discard_set',
+           'training_stack_missing', 'Predictor', 'main']
 
 # %% ../nbs/03_models.ipynb #d66ccb39
 class ModelCompatibilityError(RuntimeError):
@@ -29,6 +32,9 @@ class ModelCompatibilityError(RuntimeError):
 
 class ModelIntegrityError(RuntimeError):
     "An artifact's sha256 differs from the manifest, or the manifest does not list it."
+
+class ModelSignatureError(ModelIntegrityError):
+    "A public key is configured and the set is unsigned, signed with another key, or its manifest changed after signing."
 
 class StaleModelError(RuntimeError):
     "A training step's prerequisites are missing or stale."
@@ -341,10 +347,28 @@ def save_member(member: Member, models_dir, name, X_check, tol=1e-5) -> dict:
     for rel, data in files.items(): (d / rel).write_bytes(data)
     return {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
 
+# %% ../nbs/03_models.ipynb #5c30919b
+def _write_atomic(path, data: bytes):
+    "Write `data` to `path` through a temporary file renamed over it: a reader sees the old bytes or the new, never a mix."
+    path = Path(path); tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+
+def parse_manifest(data: bytes, path) -> dict:
+    "The manifest's JSON, or `ModelIntegrityError` naming the file (a truncated or edited manifest is not a model set)."
+    try: man = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelIntegrityError(f"{path}: not a readable manifest ({e}); restore the models folder (git checkout, or retrain)") from None
+    if not isinstance(man, dict): raise ModelIntegrityError(f"{path}: not a manifest (a JSON object was expected)")
+    return man
+
 def read_manifest(models_dir) -> dict:
     p = Path(models_dir) / MANIFEST
     if not p.is_file(): return {}
-    return json.loads(p.read_text())
+    return parse_manifest(p.read_bytes(), p)
 
 def record_model(models_dir, model, artifacts: dict, features, window: dict, requires: dict | None = None, meta: dict | None = None) -> dict:
     "Add or replace one model's entry in the manifest (the feature hash must match what is already there)."
@@ -358,7 +382,7 @@ def record_model(models_dir, model, artifacts: dict, features, window: dict, req
                                            "meta": meta or {}, "created": man["updated"]}
     cut = training_cutoff(man)
     man["cutoff"] = {k: str(v) for k, v in cut.items()} if cut else None
-    (Path(models_dir) / MANIFEST).write_text(json.dumps(man, indent=1) + "\n")
+    _write_atomic(Path(models_dir) / MANIFEST, (json.dumps(man, indent=1) + "\n").encode())
     return man
 
 def model_digest(man: dict, model: str) -> str:
@@ -366,11 +390,19 @@ def model_digest(man: dict, model: str) -> str:
     arts = man["models"][model]["artifacts"]
     return hashlib.sha256("".join(f"{k}={arts[k]}" for k in sorted(arts)).encode()).hexdigest()
 
-def check_compat(models_dir, features=None) -> dict:
-    "The manifest, after the feature-hash gate: raises `ModelCompatibilityError` on a mismatch, naming both hashes."
+# %% ../nbs/03_models.ipynb #7bb2cbb7
+def check_compat(models_dir, features=None, public_key=None) -> dict:
+    "The manifest, through the gate every loader passes: a swap stopped half-way is undone (`recover_set`), the signature\n"\
+    "is checked when a public key is configured (`public_key`, else NOVOSKY_MODELS_PUBKEY), then the feature hash\n"\
+    "(`ModelCompatibilityError` on a mismatch, naming both hashes)."
     features = list(features) if features is not None else load_ml_config().features
-    man = read_manifest(models_dir)
-    if not man: raise FileNotFoundError(f"{Path(models_dir) / MANIFEST} not found: no trained models in {models_dir} (train them first)")
+    d = recover_set(models_dir)
+    p = Path(d) / MANIFEST
+    if not p.is_file(): raise FileNotFoundError(f"{p} not found: no trained models in {models_dir} (train them first)")
+    data = p.read_bytes()                                 # one read: the bytes the signature covers are the bytes parsed
+    key = None if _building(d) else trusted_key(public_key)
+    if key is not None: check_signature(d, data, key)
+    man = parse_manifest(data, p)
     now = feature_hash(features)
     if man.get("feature_hash") != now:
         old = man.get("features", [])
@@ -405,7 +437,7 @@ def check_requires(models_dir, model, man=None):
             raise StaleModelError(f"the {model} model was trained on a {pre} model that has since changed or gone; retrain {model}")
 
 def verify_artifact(models_dir, rel, man) -> Path:
-    "The path of an artifact whose sha256 matches the manifest, else `ModelIntegrityError`."
+    "The path of an artifact whose sha256 matches the manifest, else `ModelIntegrityError` (a check; loaders use `read_verified`)."
     p = Path(models_dir) / rel
     want = next((a[rel] for m in man.get("models", {}).values() for a in [m["artifacts"]] if rel in a), None)
     if want is None: raise ModelIntegrityError(f"{p}: not listed in {MANIFEST}; refusing to load an artifact the manifest does not vouch for")
@@ -420,6 +452,8 @@ class NoOutOfSampleError(ValueError):
 
 def read_verified(models_dir, rel, man) -> bytes:
     "An artifact's bytes, read once; their sha256 must be the manifest's (`ModelIntegrityError` otherwise)."
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise ModelIntegrityError(f"{rel!r}: an artifact must be a file inside the models folder {models_dir}")
     p = Path(models_dir) / rel
     want = next((a[rel] for m in man.get("models", {}).values() for a in [m["artifacts"]] if rel in a), None)
     if want is None: raise ModelIntegrityError(f"{p}: not listed in {MANIFEST}; refusing to load an artifact the manifest does not vouch for")
@@ -451,6 +485,7 @@ def load_oof(models_dir, name, man):
     a = np.load(io.BytesIO(read_verified(models_dir, f"{name}.oof.npy", man)), allow_pickle=False)
     return a["t"].astype(np.int64), a["v"]
 
+# %% ../nbs/03_models.ipynb #df76ab21
 def training_window(index, rows_pos, horizon: int, oos_start: int, **extra) -> dict:
     "A model's window: first/last training bar, `seen_to` (last bar its labels reached) and `oos_from` (first OOS bar)."
     index = pd.DatetimeIndex(index); rows_pos = np.asarray(rows_pos)
@@ -477,16 +512,252 @@ def oos_start(index, man: dict, models_dir="models") -> int:
     t = cut["oos_from"] if idx.tz is not None else cut["oos_from"].tz_localize(None)
     return int(idx.searchsorted(t))
 
+# %% ../nbs/03_models.ipynb #cbf65cf5
+class ModelSet(dict):
+    "A manifest whose set was verified whole at load: the folder it was read from, and the checked bytes of its artifacts."
+    def __init__(self, manifest: dict, models_dir, blobs: dict):
+        super().__init__(manifest); self.models_dir, self.blobs = Path(models_dir), blobs
+
+def verify_set(models_dir, man, models=None) -> dict:
+    "Read every artifact of `models` (default: every model in the manifest) once and check the sha256 of those bytes;\n"\
+    "returns {relative path: bytes}. One artifact missing or changed refuses the set, whichever link would have served."
+    have = man.get("models", {})
+    models = list(have) if models is None else list(models)
+    if missing := [m for m in models if m not in have]:
+        raise ModelIntegrityError(f"{models_dir}: no {', '.join(missing)} model recorded in {MANIFEST}")
+    blobs, bad = {}, []
+    for m in models:
+        for rel in have[m]["artifacts"]:
+            try: blobs[rel] = read_verified(models_dir, rel, man)
+            except ModelIntegrityError as e: bad.append(str(e))
+    if bad:
+        raise ModelIntegrityError(f"the model set in {models_dir} is damaged: " + "; ".join(bad) + ". Restore it as published "
+                                  "(git checkout, or pull it again) or retrain it (python -m novosky.train)")
+    return blobs
+
+def load_set(models_dir, features=None, models=None, public_key=None) -> ModelSet:
+    "The loader's entry: the gate (`check_compat`: swap recovery, signature, feature hash), then `verify_set` over `models`."
+    man = check_compat(models_dir, features, public_key)
+    return ModelSet(man, models_dir, verify_set(models_dir, man, models))
+
+# %% ../nbs/03_models.ipynb #092b857b
+SIGNATURE = "model_compat.sig"
+PUBKEY_ENV = "NOVOSKY_MODELS_PUBKEY"
+
+def _fingerprint(pub) -> str:
+    "How messages name a key: the first 16 hex digits of the sha256 of its raw public bytes."
+    from cryptography.hazmat.primitives import serialization as ser
+    return hashlib.sha256(pub.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)).hexdigest()[:16]
+
+def keygen(out) -> Path:
+    "Write a new Ed25519 private key to `out` (PEM, mode 600, never over an existing file) and its public key to `out.pub`."
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    out = Path(out); pub = out.with_name(out.name + ".pub")
+    for p in (out, pub):
+        if p.exists(): raise FileExistsError(f"{p} exists; refusing to overwrite a key (choose another --out)")
+    k = Ed25519PrivateKey.generate()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(k.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()))
+    pub.write_bytes(k.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo))
+    return pub
+
+def signing_key(path):
+    "The Ed25519 private key in `path` (PEM, as `keygen` writes it), or a `ModelSignatureError` saying what is wrong."
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    try: k = load_pem_private_key(Path(path).read_bytes(), None)
+    except (OSError, ValueError, TypeError) as e: raise ModelSignatureError(f"signing key {path} cannot be read: {e}") from None
+    if not isinstance(k, Ed25519PrivateKey):
+        raise ModelSignatureError(f"signing key {path} is not an Ed25519 key (make one: python -m novosky.models keygen --out KEYFILE)")
+    return k
+
+def trusted_key(public_key=None):
+    "The public key sets must be signed with: `public_key` (a .pub path or a key), else NOVOSKY_MODELS_PUBKEY (a path or\n"\
+    "the PEM text); None when neither is set. A key that is configured but cannot be read raises `ModelSignatureError`."
+    if public_key is not None and not isinstance(public_key, (str, os.PathLike)): return public_key
+    src, via = (public_key, "public_key") if public_key else (os.environ.get(PUBKEY_ENV, ""), PUBKEY_ENV)
+    if not str(src).strip(): return None
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    pem = str(src).lstrip().startswith("-----BEGIN")
+    try: k = load_pem_public_key(str(src).encode() if pem else Path(src).expanduser().read_bytes())
+    except (OSError, ValueError) as e:
+        raise ModelSignatureError(f"the models public key ({via}: {'PEM text' if pem else src}) cannot be read: {e}") from None
+    if not isinstance(k, Ed25519PublicKey): raise ModelSignatureError(f"the models public key ({via}: {src}) is not an Ed25519 key")
+    return k
+
+# %% ../nbs/03_models.ipynb #e7a30e1b
+def sign_set(models_dir, key) -> Path:
+    "Sign the set in `models_dir` with a private key (a path or a key): `model_compat.sig` over the manifest's exact\n"\
+    "bytes, written only after every artifact was checked against it (the signature vouches for the whole set)."
+    d = Path(models_dir); p = d / MANIFEST
+    if not p.is_file(): raise FileNotFoundError(f"{p} not found: nothing to sign in {d}")
+    k = signing_key(key) if isinstance(key, (str, os.PathLike)) else key
+    data = p.read_bytes()
+    verify_set(d, json.loads(data))
+    doc = {"algorithm": "ed25519", "signs": MANIFEST, "manifest_sha256": hashlib.sha256(data).hexdigest(),
+           "key": _fingerprint(k.public_key()), "signature": base64.b64encode(k.sign(data)).decode()}
+    _write_atomic(d / SIGNATURE, (json.dumps(doc, indent=1) + "\n").encode())
+    return d / SIGNATURE
+
+def check_signature(models_dir, data: bytes, key):
+    "Refuse (`ModelSignatureError`) unless `model_compat.sig` holds `key`'s Ed25519 signature of exactly `data`."
+    from cryptography.exceptions import InvalidSignature
+    d = Path(models_dir); p = d / SIGNATURE
+    fix = f"sign it where the private key is kept, if you trust its contents: python -m novosky.models sign --models-dir {d} --key KEYFILE"
+    if not p.is_file():
+        raise ModelSignatureError(f"the model set in {d} is not signed ({SIGNATURE} missing) and a public key is configured "
+                                  f"(key {_fingerprint(key)}); refusing to load it. Load a signed set, or {fix}")
+    try:
+        doc = json.loads(p.read_bytes()); key.verify(base64.b64decode(doc["signature"], validate=True), data)
+        return
+    except InvalidSignature: pass
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelSignatureError(f"{p} is not a readable signature ({type(e).__name__}: {e}); refusing to load the set in {d}") from None
+    if doc.get("manifest_sha256") != hashlib.sha256(data).hexdigest(): why = f"{MANIFEST} was changed after the set was signed"
+    elif doc.get("key") != _fingerprint(key): why = f"it was signed with another key ({doc.get('key')}; the configured key is {_fingerprint(key)})"
+    else: why = "its signature does not verify"
+    raise ModelSignatureError(f"the model set in {d} fails its signature check: {why}; refusing to load it. Restore the set as "
+                              f"published (git checkout, or pull it again) or check which public key is configured; or {fix}")
+
+# %% ../nbs/03_models.ipynb #480ff29c
+_BUILDING: set = set()      # staging folders this process is writing: exempt from the signature check until committed
+_MADE: dict = {}            # staging folder -> the parent folders stage_set created for it (removed again on discard)
+
+def _pid_of(p) -> int | None:
+    try: return int(Path(p).name.rsplit("-", 1)[1])
+    except (IndexError, ValueError): return None
+
+def _alive(pid: int) -> bool:
+    "Whether process `pid` is running on this host."
+    if os.name == "nt":                                  # os.kill(pid, 0) would terminate it on Windows
+        import ctypes
+        k = ctypes.windll.kernel32; h = k.OpenProcess(0x101000, False, pid)     # SYNCHRONIZE | QUERY_LIMITED_INFORMATION
+        if not h: return False
+        try: return k.WaitForSingleObject(h, 0) == 0x102                          # WAIT_TIMEOUT: still running
+        finally: k.CloseHandle(h)
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _in_flight(p) -> bool:
+    "A staging or retired folder whose process (another one) is still running."
+    pid = _pid_of(p)
+    return pid is not None and pid != os.getpid() and _alive(pid)
+
+def _target(models_dir) -> Path:
+    "Where a set lives: for a symlinked folder, its target (so the link keeps pointing at the set)."
+    d = Path(models_dir)
+    return Path(os.path.realpath(d)) if d.is_symlink() else d
+
+def _siblings(d: Path, kind: str) -> list:
+    return sorted(p for p in d.parent.glob(f"{glob.escape(d.name)}.{kind}-*") if p.is_dir())
+
+def _building(models_dir) -> bool: return Path(models_dir).resolve() in _BUILDING
+
+def recover_set(models_dir, wait=5.0):
+    "Undo a swap stopped between its two renames: if the folder holds no manifest and `<dir>.retired-<pid>` does, that\n"\
+    "previous set is still the current one and goes back (after up to `wait` s if its process is still swapping)."
+    d = _target(models_dir)
+    if (d / MANIFEST).is_file(): return models_dir
+    old = [p for p in _siblings(d, "retired") if (p / MANIFEST).is_file()]
+    if not old: return models_dir
+    r = max(old, key=lambda p: p.stat().st_mtime_ns)
+    until = time.monotonic() + wait
+    while _in_flight(r) and time.monotonic() < until and not (d / MANIFEST).is_file(): time.sleep(0.05)
+    if (d / MANIFEST).is_file(): return models_dir                  # the swap finished meanwhile
+    try:
+        if d.is_dir() and not any(d.iterdir()): d.rmdir()
+        os.rename(r, d)
+        log.warning("%s: a model-set swap was interrupted; the previous set is back (from %s)", d, r.name)
+    except OSError as e:
+        if not (d / MANIFEST).is_file():
+            raise ModelIntegrityError(f"{d}: a model-set swap was interrupted and the previous set is in {r}; moving it back "
+                                      f"failed ({e}): rename {r} to {d}") from None
+    return models_dir
+
+# %% ../nbs/03_models.ipynb #16a1bc35
+def clean_debris(models_dir) -> list:
+    "Remove `<dir>.staging-*` / `<dir>.retired-*` folders left by runs that are gone (after `recover_set`); what went."
+    d = _target(models_dir)
+    recover_set(d)
+    gone = [p for p in _siblings(d, "staging") + _siblings(d, "retired") if not _in_flight(p) and p.resolve() not in _BUILDING]
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return gone
+
+def stage_set(models_dir) -> Path:
+    "A new staging folder beside `models_dir`: a copy of its contents (empty for a new folder) without the signature."
+    d = _target(models_dir)
+    clean_debris(d)
+    s = d.parent / f"{d.name}.staging-{os.getpid()}"
+    made = [p for p in (d.parent, *d.parent.parents) if not p.exists()]
+    if d.is_dir(): shutil.copytree(d, s, symlinks=True, ignore=shutil.ignore_patterns("*.staging-*", "*.retired-*"))
+    else: s.mkdir(parents=True)
+    (s / SIGNATURE).unlink(missing_ok=True)
+    _BUILDING.add(s.resolve()); _MADE[s.resolve()] = made
+    return s
+
+def _fsync(p):
+    "Flush a file, or a folder's entries (POSIX), to disk."
+    try: fd = os.open(p, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+def commit_set(staging, models_dir):
+    "Swap a finished staged set in: check it whole, flush it, move the current set aside, rename the staging folder\n"\
+    "into place (the commit point), delete the old set. Killed at any point, `recover_set` resolves to one whole set."
+    s, d = Path(staging), _target(models_dir); key = s.resolve()
+    if not (s / MANIFEST).is_file(): raise ModelIntegrityError(f"{s}: no {MANIFEST}; nothing to commit")
+    verify_set(s, read_manifest(s))
+    for p in [*s.rglob("*"), s]: _fsync(p)
+    r = d.parent / f"{d.name}.retired-{os.getpid()}"
+    if d.exists(): os.rename(d, r)
+    try: os.rename(s, d)                                               # the commit point
+    except BaseException:
+        if r.exists() and not d.exists(): os.rename(r, d)
+        raise
+    _fsync(d.parent)
+    _BUILDING.discard(key); _MADE.pop(key, None)
+    shutil.rmtree(r, ignore_errors=True)
+    return models_dir
+
+def discard_set(staging):
+    "Remove a staging folder (a failed build) and the parent folders `stage_set` created for it."
+    s = Path(staging); key = s.resolve()
+    shutil.rmtree(s, ignore_errors=True)
+    _BUILDING.discard(key)
+    for p in _MADE.pop(key, []):
+        try: p.rmdir()
+        except OSError: break
+
 # %% ../nbs/03_models.ipynb #234621ab
 SOURCES = ("calibrated-pickle", "onnx", "raw-pickle")
+TRAINING_STACK = ("sklearn", "lightgbm", "xgboost")
+
+def training_stack_missing() -> str | None:
+    "Why the training stack cannot be imported here (None if it can): pickles are only ever loaded where it can."
+    import importlib.util
+    for mod in TRAINING_STACK:
+        try:
+            if importlib.util.find_spec(mod) is None: return f"No module named {mod!r}"
+        except (ImportError, ValueError) as e: return f"{type(e).__name__}: {e}"
+    return None
 
 class Predictor:
-    "One saved member, loaded through the chain calibrated pickle -> ONNX -> raw pickle."
+    "One saved member, loaded through the chain calibrated pickle -> ONNX -> raw pickle (pickles only with the training stack)."
     def __init__(self, models_dir, name, features=None, sources=SOURCES, threads=1, manifest=None):
         self.models_dir, self.name = Path(models_dir), name
-        man = manifest or check_compat(models_dir, features)
+        man = manifest if manifest is not None else check_compat(models_dir, features)
         self.tried = []
+        no_stack = training_stack_missing() if any(s.endswith("pickle") for s in sources) else None
         for src in sources:
+            if src.endswith("pickle") and no_stack:           # not even read: unpickling runs code named in the file
+                self.tried.append(f"{src}: not unpickled: the training stack is not importable here ({no_stack})"); continue
             try:
                 self._load(src, man, threads); self.source = src
                 log.info("predictor %s: loaded from %s", name, src)
@@ -495,21 +766,63 @@ class Predictor:
                 self.tried.append(f"{src}: {type(e).__name__}: {e}")
         else:
             raise RuntimeError(f"predictor {name}: no usable artifact in {models_dir}; tried " + "; ".join(self.tried))
+    def _bytes(self, rel, man) -> bytes:
+        "An artifact's verified bytes: those `load_set` read for this folder, else read (once) and checked now."
+        if isinstance(man, ModelSet) and rel in man.blobs and man.models_dir.resolve() == self.models_dir.resolve(): return man.blobs[rel]
+        return read_verified(self.models_dir, rel, man)
     def _load(self, src, man, threads):
         if src == "calibrated-pickle":
-            self._member = pickle.loads(verify_artifact(self.models_dir, f"{self.name}.cal.pkl", man).read_bytes())
+            self._member = pickle.loads(self._bytes(f"{self.name}.cal.pkl", man))
             self.task = self._member.task; self._fn = self._member.predict
         elif src == "onnx":
-            meta = json.loads(verify_artifact(self.models_dir, f"{self.name}.cal.json", man).read_text())
-            sess = onnx_session(verify_artifact(self.models_dir, f"{self.name}.onnx", man).read_bytes(), threads)
+            meta = json.loads(self._bytes(f"{self.name}.cal.json", man))
+            sess = onnx_session(self._bytes(f"{self.name}.onnx", man), threads)
             cal = Calibrator.from_dict(meta["calibration"]) if meta["calibration"] else None
             self.task = meta["task"]; clf = self.task == "classifier"
             self._fn = lambda X: (cal.transform(onnx_run(sess, X, clf)) if cal else onnx_run(sess, X, clf))
         elif src == "raw-pickle":
-            model = pickle.loads(verify_artifact(self.models_dir, f"{self.name}.raw.pkl", man).read_bytes())
+            model = pickle.loads(self._bytes(f"{self.name}.raw.pkl", man))
             self.task = "classifier" if hasattr(model, "predict_proba") else "regressor"
             self._fn = lambda X: (_native(model, np.asarray(X, np.float32)) if self.task == "classifier" else _native(model, np.asarray(X, np.float32))[:, 0])
         else: raise ValueError(f"unknown source {src!r}")
     def predict(self, X) -> np.ndarray:
         "Calibrated class probabilities (classifier) or values (regressor) for float32 rows."
         return self._fn(np.asarray(X, np.float32).reshape(-1, np.shape(X)[-1]))
+
+# %% ../nbs/03_models.ipynb #09810ba3
+def _git_worktree(path) -> Path | None:
+    return next((d for d in Path(path).resolve().parents if (d / ".git").exists()), None)
+
+def main(argv=None):
+    "Keys and signatures for model sets: keygen, sign, verify."
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m novosky.models", description=main.__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    k = sub.add_parser("keygen", help="write a new Ed25519 private key (KEYFILE: keep it out of git) and KEYFILE.pub")
+    k.add_argument("--out", required=True, metavar="KEYFILE")
+    s = sub.add_parser("sign", help="sign the set in a models folder: model_compat.sig over model_compat.json")
+    s.add_argument("--models-dir", required=True); s.add_argument("--key", required=True, metavar="KEYFILE")
+    v = sub.add_parser("verify", help="check a set as a loader does: feature hash, every artifact, the signature if a key is given")
+    v.add_argument("--models-dir", required=True)
+    v.add_argument("--public-key", metavar="KEYFILE.pub", help=f"the key the set must be signed with (default: ${PUBKEY_ENV}; none: not checked)")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "keygen":
+            pub = keygen(a.out)
+            print(f"private key: {a.out} (mode 600: keep it where models are published, never in git)\npublic key: {pub} "
+                  f"(fingerprint {_fingerprint(trusted_key(pub))}: give it to the hosts that load models)\n{pub.read_text().strip()}")
+            if (wt := _git_worktree(a.out)) is not None:
+                print(f"warning: {a.out} is inside the git working tree {wt}: make sure it is never committed", file=sys.stderr)
+        elif a.cmd == "sign":
+            p = sign_set(a.models_dir, a.key)
+            print(f"signed {Path(a.models_dir) / MANIFEST} with key {json.loads(p.read_bytes())['key']}: {p}")
+        else:
+            ms, key = load_set(a.models_dir, public_key=a.public_key), trusted_key(a.public_key)
+            print(f"{a.models_dir}: {', '.join(ms['models'])}: {len(ms.blobs)} artifacts match the manifest, features match ml_config.json; "
+                  + (f"signature valid (key {_fingerprint(key)})" if key is not None else "signature not checked (no public key configured)"))
+    except (ModelIntegrityError, ModelCompatibilityError, FileNotFoundError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr); return 1
+    return 0
+
+# %% ../nbs/03_models.ipynb #47a4d2b3
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

@@ -125,8 +125,8 @@ def label_params(ml) -> LabelParams:
 
 class PositionPredictor:
     "The saved position model: probabilities of EXIT / HOLD / ADD for rows of market features + state."
-    def __init__(self, models_dir, features=None, sources=SOURCES, threads=1):
-        man = check_compat(models_dir, features)
+    def __init__(self, models_dir, features=None, sources=SOURCES, threads=1, manifest=None):
+        man = manifest if manifest is not None else check_compat(models_dir, features)
         if "position" not in man.get("models", {}): raise FileNotFoundError(f"no position model recorded in {models_dir}; train it first")
         check_requires(models_dir, "position", man)
         meta = man["models"]["position"]["meta"]

@@ -102,8 +102,8 @@ class SignalTrainer:
 # %% ../nbs/04_signal.ipynb #3784fe9b
 class SignalPredictor:
     "The saved signal ensemble, loaded through the compatibility gate and the inference chain."
-    def __init__(self, models_dir, features=None, min_confidence=None, sources=SOURCES, threads=1):
-        man = check_compat(models_dir, features)
+    def __init__(self, models_dir, features=None, min_confidence=None, sources=SOURCES, threads=1, manifest=None):
+        man = manifest if manifest is not None else check_compat(models_dir, features)
         if "signal" not in man.get("models", {}): raise FileNotFoundError(f"no signal model recorded in {models_dir}; train it first")
         self.members = man["models"]["signal"]["meta"].get("members", list(MEMBERS))
         self.predictors = {m: Predictor(models_dir, f"signal_{m}", features, sources, threads, manifest=man) for m in self.members}

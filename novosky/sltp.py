@@ -170,8 +170,8 @@ SltpTrainer._evaluate, SltpTrainer._oos, SltpTrainer.save = _evaluate, _oos, _sa
 # %% ../nbs/06_sltp.ipynb #d86c6a5b
 class SltpPredictor:
     "The saved SL/TP regressors: stop and target distances in ATR, clipped to `config.json` `sltp` bounds."
-    def __init__(self, models_dir, features=None, cfg=None, sources=SOURCES, threads=1):
-        man = check_compat(models_dir, features)
+    def __init__(self, models_dir, features=None, cfg=None, sources=SOURCES, threads=1, manifest=None):
+        man = manifest if manifest is not None else check_compat(models_dir, features)
         if "sltp" not in man.get("models", {}): raise FileNotFoundError(f"no sltp model recorded in {models_dir}; train it first")
         check_requires(models_dir, "sltp", man)
         self.bounds = (cfg or load_config()).sltp

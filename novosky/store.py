@@ -15,7 +15,8 @@ log = logging.getLogger("novosky.store")
 
 # %% auto #0
 __all__ = ['log', 'TABLES', 'Table', 'create_sql', 'upsert_sql', 'schema_sql', 'event_id', 'record', 'TradeStore', 'StoreMixin',
-           'SqliteStore', 'MemoryStore', 'PostgresStore', 'SupabaseStore', 'OutboxStore', 'open_store']
+           'StoreError', 'SqliteStore', 'MemoryStore', 'PostgresStore', 'SupabaseStore', 'OutboxStore',
+           'StoreAuthError', 'open_store']
 
 # %% ../nbs/12_store.ipynb #98f9defc
 @dataclass(frozen=True)
@@ -108,13 +109,21 @@ class StoreMixin:
     def __exit__(self, *a): self.close()
 
 # %% ../nbs/12_store.ipynb #c0a25795
+class StoreError(RuntimeError):
+    "A trade store cannot be used as configured (a corrupt file, refused credentials): the message says which and what to do."
+
 class SqliteStore(StoreMixin):
     "TradeStore in one SQLite file (default: `runs/novosky.sqlite`)."
     def __init__(self, path):
         self.path = str(path)
         if self.path != ":memory:": Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        if self.path != ":memory:": self.con.execute("PRAGMA journal_mode=WAL")
+        try:
+            self.con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            if self.path != ":memory:": self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite trade store ({e}); move it away (a new one is created) "
+                             "or restore a backup") from None
         self.lock = threading.RLock()
         self._ready = set()
     def __repr__(self): return f"SqliteStore({self.path!r})"
@@ -233,6 +242,34 @@ class SupabaseStore(StoreMixin):
 
     def close(self): pass
 
+# %% ../nbs/12_store.ipynb #6ef943a3
+_AUTH_STATES = ("28", "3D")       # SQLSTATE classes: invalid authorization (28000, 28P01), invalid catalog name (3D000)
+
+def _pg_ping(self):
+    "Connect and run `SELECT 1`; a refusal of credentials, user, database or DSN is a `StoreAuthError`."
+    import psycopg
+    try:
+        with self.lock:
+            self._conn().execute("SELECT 1")
+    except psycopg.ProgrammingError as e:
+        raise StoreAuthError(f"PostgreSQL store: the DSN (NOVOSKY_POSTGRES_DSN) is not usable: {str(e).splitlines()[0]}") from None
+    except psycopg.OperationalError as e:
+        msg = str(e); state = getattr(getattr(e, "diag", None), "sqlstate", None) or ""
+        if state[:2] in _AUTH_STATES or any(s in msg for s in ("password authentication failed", "does not exist", "no password supplied", "no pg_hba.conf entry")):
+            raise StoreAuthError(f"PostgreSQL store refuses the connection settings (NOVOSKY_POSTGRES_DSN): {msg.strip().splitlines()[-1]}") from None
+        raise
+
+def _sb_ping(self):
+    "Read one row; a rejected key (HTTP 401/403) is a `StoreAuthError`."
+    try: self.client.table("equity").select("time").limit(1).execute()
+    except Exception as e:
+        code = getattr(e, "code", None) or getattr(getattr(e, "response", None), "status_code", None)
+        if str(code) in ("401", "403") or any(s in str(e) for s in ("Invalid API key", "JWT", "401", "403")):
+            raise StoreAuthError(f"Supabase store refuses the key (NOVOSKY_SUPABASE_KEY): {e}") from None
+        raise
+
+PostgresStore.ping, SupabaseStore.ping = _pg_ping, _sb_ping
+
 # %% ../nbs/12_store.ipynb #99213857
 _OUTBOX_SQL = ('CREATE TABLE IF NOT EXISTS "_outbox" (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, '
                'k TEXT NOT NULL, row TEXT NOT NULL, created REAL, attempts INTEGER NOT NULL DEFAULT 0, '
@@ -241,12 +278,14 @@ _OUTBOX_SQL = ('CREATE TABLE IF NOT EXISTS "_outbox" (seq INTEGER PRIMARY KEY AU
 class OutboxStore(StoreMixin):
     "Local SQLite copy + outbox in front of a `remote` TradeStore: remote outages are retried, logged, never raised."
     def __init__(self, local_sqlite_path, remote, retries=3, base_delay=0.5, max_delay=60.0, batch_size=500,
-                 sleep: Callable = _time.sleep, clock: Callable = _time.monotonic, wall: Callable = _time.time):
+                 sleep: Callable = _time.sleep, clock: Callable = _time.monotonic, wall: Callable = _time.time,
+                 background=False, poll_s=0.5):
         self.local = local_sqlite_path if isinstance(local_sqlite_path, SqliteStore) else SqliteStore(local_sqlite_path)
         self.remote, self.retries, self.base_delay, self.max_delay = remote, retries, base_delay, max_delay
         self.batch_size, self.sleep, self.clock, self.wall = batch_size, sleep, clock, wall
         self.failures, self.resume_at, self.last_error = 0, float("-inf"), None
         with self.local.lock, self.local.con as con: con.execute(_OUTBOX_SQL)
+        _bg_init(self, background, poll_s)
     def __repr__(self): return f"OutboxStore({self.local!r}, {self.remote!r}, pending={self.pending()})"
 
     def upsert(self, table, rows):
@@ -260,7 +299,8 @@ class OutboxStore(StoreMixin):
             con.executemany('INSERT INTO "_outbox" (tbl, k, row, created) VALUES (?, ?, ?, ?) ON CONFLICT (tbl, k) '
                             'DO UPDATE SET row = excluded.row, created = excluded.created',
                             [(table, json.dumps([r[k] for k in t.key]), json.dumps(r), now) for r in rows])
-        if self.clock() >= self.resume_at: self.flush()
+        if self.background: self._wake.set()              # the worker forwards; the caller never waits on the remote
+        elif self.clock() >= self.resume_at: self.flush()
 
     def rows(self, table) -> list[dict]:
         "Rows from the local copy (complete even while the remote is down)."
@@ -298,6 +338,9 @@ class OutboxStore(StoreMixin):
 
     def flush(self) -> int:
         "Forward everything waiting, oldest first; returns how many rows still wait. Never raises on remote errors."
+        with self._flush_lock: return self._flush()
+
+    def _flush(self) -> int:
         while True:
             table, batch = self._next_batch()
             if not batch:
@@ -314,17 +357,71 @@ class OutboxStore(StoreMixin):
                 con.executemany('DELETE FROM "_outbox" WHERE seq = ? AND row = ?', batch)
 
     def close(self):
+        self._closing = True; self._wake.set()
+        if self._worker is not None: self._worker.join(timeout=2.0)
         try: self.remote.close()
         except Exception as e: log.warning("store: closing %r: %s", self.remote, e)
         self.local.close()
 
+# %% ../nbs/12_store.ipynb #c16e1a2a
+class StoreAuthError(StoreError):
+    "The remote store refuses who we are or where we point (credentials, user, database, DSN): a setup error, not an outage."
+
+def _bg_init(self, background: bool, poll_s: float):
+    "Start the forwarding worker (daemon thread) when `background`."
+    self.background, self._poll_s = background, poll_s
+    self._wake, self._closing, self._flush_lock = threading.Event(), False, threading.Lock()
+    self._worker = None
+    if background:
+        self._worker = threading.Thread(target=self._run_worker, name="novosky-outbox", daemon=True)
+        self._worker.start(); self._wake.set()                  # rows left by an earlier run go out at once
+
+def _run_worker(self):
+    while not self._closing:
+        self._wake.wait(self._poll_s); self._wake.clear()
+        if self._closing: break
+        if self.clock() >= self.resume_at and self.pending():
+            try: self.flush()
+            except Exception as e: log.error("store: outbox worker: %s: %s", type(e).__name__, e)   # never dies on a bad batch
+
+def _lag(self) -> float:
+    "Seconds since the oldest waiting row was written (0 when the outbox is empty)."
+    with self.local.lock: t = self.local.con.execute('SELECT MIN(created) FROM "_outbox"').fetchone()[0]
+    return 0.0 if t is None else max(0.0, self.wall() - t)
+
+def _drain(self, timeout=10.0) -> int:
+    "Forward everything now (no cool-down) for at most `timeout` s; returns the rows still waiting."
+    end = _time.monotonic() + timeout
+    if not self.background:
+        self.resume_at = float("-inf"); return self.flush()
+    while self.pending() and _time.monotonic() < end:
+        self.resume_at = float("-inf"); self._wake.set()
+        _time.sleep(min(0.05, max(0.0, end - _time.monotonic())))
+    return self.pending()
+
+def _check(self):
+    "Raise `StoreAuthError` if the remote refuses our credentials/address; log (and carry on) if it is only unreachable."
+    ping = getattr(self.remote, "ping", None)
+    if ping is None: return self
+    try: ping()
+    except StoreAuthError: raise
+    except Exception as e: log.warning("store: %r unreachable at start (%s: %s); rows wait in the outbox", self.remote, type(e).__name__, e)
+    return self
+
+OutboxStore._run_worker, OutboxStore.lag, OutboxStore.drain, OutboxStore.check = _run_worker, _lag, _drain, _check
+
 # %% ../nbs/12_store.ipynb #2b013f00
-def open_store(settings, **outbox_kw) -> TradeStore:
-    "The store `settings.config.store` asks for (secrets from the environment / `.env`)."
+def open_store(settings, check=False, **outbox_kw) -> TradeStore:
+    "The store `settings.config.store` asks for (secrets from the environment / `.env`); `check`: refuse a remote that\n"\
+    "rejects the credentials or address at once (`StoreAuthError`), rather than discovering it row by row."
     s = settings.config.store
     local = settings.path(s.sqlite_path or Path(settings.config.paths.runs_dir) / "novosky.sqlite")
     if s.kind == "sqlite": return SqliteStore(local)
     if s.kind == "postgres": remote = PostgresStore(secret("postgres_dsn", root=settings.root, required=True))
     elif s.kind == "supabase": remote = SupabaseStore(s.supabase_url, secret("supabase_key", root=settings.root, required=True))
     else: raise ValueError(f"store.kind: unknown kind {s.kind!r}")
-    return OutboxStore(local, remote, **outbox_kw)
+    st = OutboxStore(local, remote, **outbox_kw)
+    if check:
+        try: st.check()
+        except StoreAuthError: st.close(); raise
+    return st

@@ -12,10 +12,11 @@ import numpy as np
 from .config import Risk
 
 # %% auto #0
-__all__ = ['log', 'STATUS_ORDER', 'PERIODS', 'MAX_MESSAGE', 'COMMANDS', 'EVENT_KINDS', 'TELEGRAM_API', 'Control', 'format_status',
-           'format_position', 'format_positions', 'format_profit', 'config_risk_bounds', 'parse_command',
-           'CommandRouter', 'Notifier', 'text_trade_opened', 'text_trade_closed', 'BaseNotifier', 'ConsoleNotifier',
-           'TelegramNotifier', 'TelegramBot']
+__all__ = ['log', 'STATUS_ORDER', 'PERIODS', 'MAX_MESSAGE', 'COMMANDS', 'STATE_CHANGING', 'GROUP_CHAT_TYPES', 'EVENT_KINDS',
+           'TELEGRAM_API', 'Control', 'format_status', 'format_position', 'format_positions', 'format_profit',
+           'config_risk_bounds', 'split_command', 'parse_command', 'is_group_chat', 'CommandRouter', 'Notifier',
+           'text_trade_opened', 'text_trade_closed', 'BaseNotifier', 'ConsoleNotifier', 'TelegramNotifier',
+           'TelegramBot']
 
 # %% ../nbs/13_telegram.ipynb #b6eeaa78
 log = logging.getLogger("novosky.telegram")
@@ -63,6 +64,7 @@ def format_status(d: dict) -> str:
     keys = [k for k in STATUS_ORDER if k in d] + [k for k in d if k not in STATUS_ORDER]
     return "\n".join(f"{_label(k)}: {_value(d[k])}" for k in keys) or "No status available."
 
+# %% ../nbs/13_telegram.ipynb #5a2cc907
 def _side(p):
     if "side" in p and p["side"] is not None: return str(p["side"]).upper()
     d = p.get("direction")
@@ -118,115 +120,214 @@ COMMANDS = {   # name: (usage, what it does)
     "profit":    ("/profit [day|week|month]", "closed-trade profit (default: day)"),
     "pause":     ("/pause", "stop opening new trades (open positions are still managed)"),
     "resume":    ("/resume", "allow new trades again"),
-    "close":     ("/close <id|all>", "close one position, or all of them"),
+    "close":     ("/close <id|all>", "close one position now, or all of them after /confirm"),
+    "confirm":   ("/confirm", "carry out your own /close all"),
     "risk":      ("/risk <pct>", "set risk per trade in % of equity"),
     "config":    ("/config", "the running configuration"),
     "logs":      ("/logs [n]", "the last n log lines (default 20)"),
     "help":      ("/help", "this list"),
 }
+STATE_CHANGING = frozenset({"pause", "resume", "close", "confirm", "risk"})   # the other commands only read
+GROUP_CHAT_TYPES = frozenset({"group", "supergroup", "channel"})
 
-def parse_command(text: str):
-    "`'/Close@novosky_bot 3'` → `('close', ['3'])`; `None` if `text` is not a command."
+def split_command(text: str):
+    "`'/Close@NovoSky_Bot 3'` → `('close', 'novosky_bot', ['3'])`, `None` for the bot without `@name`; `None` if not a command."
     if not isinstance(text, str): return None
     parts = text.strip().split()
     if not parts or not parts[0].startswith("/") or len(parts[0]) < 2: return None
-    return parts[0][1:].split("@", 1)[0].lower(), parts[1:]
+    name, at, to = parts[0][1:].partition("@")
+    return name.lower(), (to.lower() if at else None), parts[1:]
+
+def parse_command(text: str):
+    "`'/Close@novosky_bot 3'` → `('close', ['3'])`; `None` if `text` is not a command."
+    c = split_command(text)
+    return None if c is None else (c[0], c[2])
+
+def is_group_chat(chat_id, chat_type=None) -> bool:
+    "A group, supergroup or channel: by its type, or by its id (Telegram gives those negative ids, people positive ones)."
+    if chat_type is not None and str(chat_type).lower() in GROUP_CHAT_TYPES: return True
+    try: return int(chat_id) < 0
+    except (TypeError, ValueError): return True                 # unknown: count it as shared, the safe side
+
+# %% ../nbs/13_telegram.ipynb #d8814ba0
+def _int_or_none(v):
+    if v is None or isinstance(v, bool): return None
+    try: return int(v)
+    except (TypeError, ValueError): return None
 
 class CommandRouter:
-    "Pure command layer: `handle(chat_id, text)` → a plain-words reply, or `None` for a chat not on the allow-list."
-    def __init__(self, control: Control, allowed_chat_ids, risk_bounds=None, logs_default=20, logs_max=200):
+    "Pure command layer: `handle(chat_id, text, user_id, chat_type)` → a plain-words reply, or `None` (no answer at all)."
+    def __init__(self, control: Control, allowed_chat_ids, risk_bounds=None, logs_default=20, logs_max=200, *,
+                 allowed_user_ids=(), bot_username: str | None = None, confirm_seconds: float = 60.0,
+                 clock=time.monotonic):
         self.control = control
         self.allowed = frozenset(int(c) for c in (allowed_chat_ids or ()))
+        self.allowed_users = frozenset(int(u) for u in (allowed_user_ids or ()))
+        if bad := sorted(u for u in self.allowed_users if u <= 0):
+            raise ValueError(f"allowed_user_ids lists {bad}: user ids are positive; a negative id is a group or "
+                             "channel, which belongs in allowed_chat_ids")
         self.risk_bounds = tuple(map(float, risk_bounds)) if risk_bounds is not None else config_risk_bounds()
         lo, hi = self.risk_bounds
         if not (0 < lo <= hi): raise ValueError(f"risk_bounds must satisfy 0 < lo <= hi, got {risk_bounds}")
+        self.confirm_seconds, self.clock = float(confirm_seconds), clock
+        if not self.confirm_seconds > 0: raise ValueError(f"confirm_seconds must be > 0, got {confirm_seconds}")
         self.logs_default, self.logs_max = int(logs_default), int(logs_max)
-        if not self.allowed: log.warning("telegram: the allow-list is empty: no chat will be answered")
+        self.bot_username = bot_username
+        self._pending, self._lock = {}, threading.Lock()        # (chat id, user id) -> deadline of its /close all
+        self._warn_about_config()
+
+    @property
+    def bot_username(self) -> str | None:
+        "This bot's @username, lower case without the `@`; `None` until known (then no `/cmd@name` is taken as ours)."
+        return self._username
+    @bot_username.setter
+    def bot_username(self, name): self._username = (str(name).strip().lstrip("@").lower() or None) if name else None
 
     @classmethod
     def from_config(cls, control: Control, config, risk_bounds=None, **kw):
-        "A router for `config.telegram.allowed_chat_ids` with the config's risk bounds."
-        return cls(control, config.telegram.allowed_chat_ids, risk_bounds, **kw)
+        "A router for `config.telegram` (`allowed_chat_ids`, `allowed_user_ids`) with the config's risk bounds."
+        tg = config.telegram
+        kw.setdefault("allowed_user_ids", getattr(tg, "allowed_user_ids", None) or ())
+        return cls(control, tg.allowed_chat_ids, risk_bounds, **kw)
+
+    def _warn_about_config(self):
+        if not self.allowed: log.warning("telegram: the allow-list is empty: no chat will be answered")
+        if (groups := sorted(c for c in self.allowed if c < 0)) and not self.allowed_users:
+            log.warning("telegram: group chats %s are read-only: /pause /resume /close /risk from a group need "
+                        "telegram.allowed_user_ids (the people who may use them)", groups)
+        if self.allowed_users and (alone := sorted(c for c in self.allowed if c > 0 and c not in self.allowed_users)):
+            log.warning("telegram: private chats %s are not on allowed_user_ids: they will get no answer", alone)
 
     def help_text(self) -> str:
         lo, hi = self.risk_bounds
         lines = ["NOVOSKY commands:"]
         for name, (usage, what) in COMMANDS.items():
             if name == "risk": what += f" ({lo:g} to {hi:g})"
+            if name == "confirm": what += f" (within {self.confirm_seconds:g} s)"
             lines.append(f"{usage} - {what}")
         return "\n".join(lines)
 
     def usage(self, name) -> str: return f"Usage: {COMMANDS[name][0]} - {COMMANDS[name][1]}."
 
-    def handle(self, chat_id, text) -> str | None:
-        "The reply to `text` from `chat_id`; `None` (no reply) for a chat not on the allow-list."
-        try: cid = int(chat_id)
-        except (TypeError, ValueError): cid = None
-        if cid is None or cid not in self.allowed:
-            log.warning("telegram: ignored a message from chat %s, which is not on the allow-list: %r",
-                        chat_id, str(text)[:60])
-            return None
-        cmd = parse_command(text)
-        if cmd is None: return self.help_text()
-        name, args = cmd
-        fn = getattr(self, f"_cmd_{name}", None)
-        if fn is None or name not in COMMANDS: return f"Unknown command /{name}.\n\n" + self.help_text()
-        log.info("telegram: chat %s: /%s %s", cid, name, " ".join(args))
-        try: return fn(args)
-        except Exception as e:
-            log.exception("telegram: /%s failed", name)
-            return f"Could not {name}: {e.args[0] if isinstance(e, KeyError) and e.args else e}"
+# %% ../nbs/13_telegram.ipynb #3b55223e
+def _handle(self, chat_id, text, user_id=None, chat_type=None) -> str | None:
+    "The reply to `text` from `user_id` in `chat_id`; `None` (no answer) for a sender not allowed or another bot's command."
+    cid, uid, group = _int_or_none(chat_id), _int_or_none(user_id), is_group_chat(chat_id, chat_type)
+    if uid is None and not group: uid = cid                        # in a private chat the chat id is the user's id
+    if cid is None or cid not in self.allowed:
+        log.warning("telegram: ignored a message from chat %s, which is not on the allow-list: %r", chat_id, str(text)[:60])
+        return None
+    if self.allowed_users and uid not in self.allowed_users:
+        log.warning("telegram: ignored a message from user %s in chat %s, who is not on allowed_user_ids: %r",
+                    user_id, cid, str(text)[:60])
+        return None
+    cmd = split_command(text)
+    if cmd is None: return None if group else self.help_text()      # in a group people talk to each other
+    name, to, args = cmd
+    if to is not None and to != self.bot_username:
+        log.info("telegram: ignored /%s@%s in chat %s: addressed to another bot (this one is @%s)", name, to, cid,
+                 self.bot_username)
+        return None
+    if name not in COMMANDS or not hasattr(self, f"_cmd_{name}"):
+        if group and to is None: return None                         # likely another bot's command
+        return f"Unknown command /{name}.\n\n" + self.help_text()
+    if name in STATE_CHANGING and group and not self.allowed_users:
+        log.warning("telegram: refused /%s from user %s in group chat %s: telegram.allowed_user_ids is empty", name, user_id, cid)
+        reads = ", ".join(f"/{n}" for n in COMMANDS if n not in STATE_CHANGING)
+        return (f"/{name} is not accepted in a group chat unless telegram.allowed_user_ids names who may use it; "
+                f"here only {reads} are answered. Nothing changed.")
+    log.info("telegram: chat %s, user %s: /%s %s", cid, uid, name, " ".join(args))
+    try: return getattr(self, f"_cmd_{name}")(args, (cid, uid))
+    except Exception as e:
+        log.exception("telegram: /%s failed", name)
+        return f"Could not {name}: {e.args[0] if isinstance(e, KeyError) and e.args else e}"
 
-    # one method per command; each gets the argument list
-    def _cmd_help(self, args): return self.help_text()
-    def _cmd_status(self, args): return format_status(self.control.status() or {})
-    def _cmd_positions(self, args): return format_positions(self.control.positions())
-    def _cmd_config(self, args): return str(self.control.config_summary())
+CommandRouter.handle = _handle
 
-    def _cmd_profit(self, args):
-        period = args[0].lower() if args else "day"
-        if len(args) > 1 or period not in PERIODS: return self.usage("profit")
-        return format_profit(period, self.control.profit(period) or {})
+# %% ../nbs/13_telegram.ipynb #563f0e11
+def _cmd_help(self, args, who): return self.help_text()
+def _cmd_status(self, args, who): return format_status(self.control.status() or {})
+def _cmd_positions(self, args, who): return format_positions(self.control.positions())
+def _cmd_config(self, args, who): return str(self.control.config_summary())
 
-    def _cmd_pause(self, args):
-        r = self.control.pause()
-        return r or "Paused: no new trades will be opened. Open positions are still managed. /resume to trade again."
+def _cmd_profit(self, args, who):
+    period = args[0].lower() if args else "day"
+    if len(args) > 1 or period not in PERIODS: return self.usage("profit")
+    return format_profit(period, self.control.profit(period) or {})
 
-    def _cmd_resume(self, args):
-        r = self.control.resume()
-        return r or "Resumed: new trades are allowed again."
+def _cmd_pause(self, args, who):
+    r = self.control.pause()
+    return r or "Paused: no new trades will be opened. Open positions are still managed. /resume to trade again."
 
-    def _cmd_close(self, args):
-        if len(args) != 1: return self.usage("close")
-        a = args[0].lower().lstrip("#")
-        if a == "all": return str(self.control.close("all"))
-        if not a.isdigit() or int(a) <= 0: return self.usage("close")
-        return str(self.control.close(int(a)))
+def _cmd_resume(self, args, who):
+    r = self.control.resume()
+    return r or "Resumed: new trades are allowed again."
 
-    def _cmd_risk(self, args):
-        lo, hi = self.risk_bounds
-        if len(args) != 1: return self.usage("risk") + f" Allowed: {lo:g} to {hi:g}."
-        try: pct = float(args[0].rstrip("%"))
-        except ValueError: return self.usage("risk") + f" Allowed: {lo:g} to {hi:g}."
-        if not math.isfinite(pct) or not (lo <= pct <= hi):
-            return f"Risk {args[0]} is out of bounds: it must be between {lo:g}% and {hi:g}% of equity. Nothing changed."
-        return str(self.control.set_risk(pct))
+def _cmd_risk(self, args, who):
+    lo, hi = self.risk_bounds
+    if len(args) != 1: return self.usage("risk") + f" Allowed: {lo:g} to {hi:g}."
+    try: pct = float(args[0].rstrip("%"))
+    except ValueError: return self.usage("risk") + f" Allowed: {lo:g} to {hi:g}."
+    if not math.isfinite(pct) or not (lo <= pct <= hi):
+        return f"Risk {args[0]} is out of bounds: it must be between {lo:g}% and {hi:g}% of equity. Nothing changed."
+    return str(self.control.set_risk(pct))
 
-    def _cmd_logs(self, args):
-        if len(args) > 1: return self.usage("logs")
-        if args:
-            if not args[0].isdigit() or int(args[0]) < 1: return self.usage("logs")
-            n = min(int(args[0]), self.logs_max)
-        else: n = self.logs_default
-        lines = [str(l) for l in (self.control.logs(n) or [])][-n:]
-        if not lines: return "No log lines."
-        keep, size = [], 0
-        for l in reversed(lines):                         # newest lines first, until one message is full
-            if size + len(l) + 1 > MAX_MESSAGE - 100: break
-            keep.append(l); size += len(l) + 1
-        keep.reverse()
-        head = f"Last {len(keep)} log lines" + (" (older ones cut to fit one message)" if len(keep) < len(lines) else "") + ":"
-        return "\n".join([head] + keep)[:MAX_MESSAGE]
+def _cmd_logs(self, args, who):
+    if len(args) > 1: return self.usage("logs")
+    if args:
+        if not args[0].isdigit() or int(args[0]) < 1: return self.usage("logs")
+        n = min(int(args[0]), self.logs_max)
+    else: n = self.logs_default
+    lines = [str(l) for l in (self.control.logs(n) or [])][-n:]
+    if not lines: return "No log lines."
+    keep, size = [], 0
+    for l in reversed(lines):                         # newest lines first, until one message is full
+        if size + len(l) + 1 > MAX_MESSAGE - 100: break
+        keep.append(l); size += len(l) + 1
+    keep.reverse()
+    head = f"Last {len(keep)} log lines" + (" (older ones cut to fit one message)" if len(keep) < len(lines) else "") + ":"
+    return "\n".join([head] + keep)[:MAX_MESSAGE]
+
+for _f in (_cmd_help, _cmd_status, _cmd_positions, _cmd_config, _cmd_profit, _cmd_pause, _cmd_resume, _cmd_risk, _cmd_logs):
+    setattr(CommandRouter, _f.__name__, _f)
+
+# %% ../nbs/13_telegram.ipynb #1e865303
+def _cmd_close(self, args, who):
+    if len(args) != 1: return self.usage("close")
+    a = args[0].lower().lstrip("#")
+    if a == "all": return self._ask_close_all(who)
+    if not a.isdigit() or int(a) <= 0: return self.usage("close")
+    return str(self.control.close(int(a)))
+
+def _ask_close_all(self, who):
+    "Count the open positions and wait for `/confirm` from `who` (chat id, user id)."
+    n = len(list(self.control.positions() or []))
+    with self._lock:
+        self._pending.pop(who, None)
+        if n == 0: return "No open positions: nothing to close."
+        self._pending[who] = self.clock() + self.confirm_seconds
+    what = "the 1 open position" if n == 1 else f"all {n} open positions"
+    log.warning("telegram: chat %s, user %s asked to close %s; waiting for /confirm", *who, what)
+    return f"This closes {what}. Send /confirm within {self.confirm_seconds:g} s to go ahead; nothing is closed until then."
+
+def _cmd_confirm(self, args, who):
+    if args: return self.usage("confirm")
+    now = self.clock()
+    with self._lock:
+        deadline = self._pending.pop(who, None)
+        foreign = any(d >= now and (k[0] == who[0] or k[1] == who[1]) for k, d in self._pending.items())
+    if deadline is not None and now <= deadline:
+        log.warning("telegram: chat %s, user %s confirmed /close all", *who)
+        return str(self.control.close("all"))
+    if deadline is not None:
+        return (f"Too late: your /close all expired after {self.confirm_seconds:g} s. Nothing was closed; "
+                "send /close all again.")
+    if foreign:
+        return ("Nothing to confirm from you here: a /close all is confirmed only by the person who sent it, "
+                "in the chat where they sent it. Nothing was closed.")
+    return "Nothing to confirm: send /close all first. Nothing was closed."
+
+for _f in (_cmd_close, _ask_close_all, _cmd_confirm): setattr(CommandRouter, _f.__name__, _f)
 
 # %% ../nbs/13_telegram.ipynb #feb002f0
 EVENT_KINDS = ("trade_opened", "trade_closed", "breaker", "error", "restart", "info")
@@ -327,73 +428,79 @@ class TelegramNotifier(BaseNotifier):
                 self._cv.notify_all()
         except Exception: log.exception("telegram notifier: could not queue a %s message", kind)
 
-    def _post(self, chat_id, text):
-        "Send one message. Returns ('ok'|'retry'|'drop', seconds to wait, description)."
-        body = json.dumps({"chat_id": chat_id, "text": text}).encode()
-        req = urllib.request.Request(self._url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r: payload = json.loads(r.read() or b"{}")
-            code = 200 if payload.get("ok") else int(payload.get("error_code") or 400)
-        except urllib.error.HTTPError as e:
-            code = e.code
-            try: payload = json.loads(e.read() or b"{}")
-            except Exception: payload = {}
-        except Exception as e:                                 # refused, reset, timeout, DNS, bad JSON …
-            return "retry", None, self._redact(f"{type(e).__name__}: {e}")
-        if code == 200: return "ok", None, ""
-        desc = self._redact(f"HTTP {code}: {payload.get('description', '') if isinstance(payload, dict) else ''}")
-        if code == 429:
-            ra = (payload.get("parameters") or {}).get("retry_after") if isinstance(payload, dict) else None
-            return "retry", float(ra) if _is_num(ra) else None, desc
-        return ("retry" if code >= 500 else "drop"), None, desc
+# %% ../nbs/13_telegram.ipynb #183db800
+def _tn_post(self, chat_id, text):
+    "Send one message. Returns ('ok'|'retry'|'drop', seconds to wait, description)."
+    body = json.dumps({"chat_id": chat_id, "text": text}).encode()
+    req = urllib.request.Request(self._url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=self.timeout) as r: payload = json.loads(r.read() or b"{}")
+        code = 200 if payload.get("ok") else int(payload.get("error_code") or 400)
+    except urllib.error.HTTPError as e:
+        code = e.code
+        try: payload = json.loads(e.read() or b"{}")
+        except Exception: payload = {}
+    except Exception as e:                                 # refused, reset, timeout, DNS, bad JSON …
+        return "retry", None, self._redact(f"{type(e).__name__}: {e}")
+    if code == 200: return "ok", None, ""
+    desc = self._redact(f"HTTP {code}: {payload.get('description', '') if isinstance(payload, dict) else ''}")
+    if code == 429:
+        ra = (payload.get("parameters") or {}).get("retry_after") if isinstance(payload, dict) else None
+        return "retry", float(ra) if _is_num(ra) else None, desc
+    return ("retry" if code >= 500 else "drop"), None, desc
 
-    def _run(self):
-        delay = 0.0
-        while True:
-            with self._cv:
-                while not self._q and not self._closed: self._cv.wait()
-                if self._closed: return
-                item = self._q[0]; cid, msg = item; self._busy = True
-            try: verdict, wait, desc = self._post(cid, msg)
-            except Exception as e: verdict, wait, desc = "retry", None, self._redact(e)
-            with self._cv:
-                self._busy = False
-                if verdict == "ok":
-                    if self._q and self._q[0] is item: self._q.popleft()
-                    self.sent += 1
-                    if delay: log.info("telegram notifier: Telegram reachable again")
-                    delay = 0.0
-                    self._cv.notify_all(); continue
-                if verdict == "drop":
-                    if self._q and self._q[0] is item: self._q.popleft()
-                    self.failed += 1
-                    log.error("telegram notifier: message to chat %s dropped: %s", cid, desc)
-                    self._cv.notify_all(); continue
-                self.failed += 1
-                delay = wait if wait is not None else min(self.retry_max, max(self.retry_min, delay * 2 or self.retry_min))
-                log.warning("telegram notifier: send failed (%s); %d queued; retrying in %.1f s", desc, len(self._q), delay)
-                self._cv.notify_all()
-                end = time.monotonic() + delay               # new messages just queue; close() ends the wait
-                while not self._closed and (left := end - time.monotonic()) > 0: self._cv.wait(left)
-                if self._closed: return
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        "Wait until every queued message has been sent (or dropped); `True` if the queue drained in time."
-        end = time.monotonic() + timeout
+def _tn_run(self):
+    delay = 0.0
+    while True:
         with self._cv:
-            while self._q or self._busy:
-                left = end - time.monotonic()
-                if left <= 0: return False
-                self._cv.wait(timeout=min(left, 0.05))
-            return True
+            while not self._q and not self._closed: self._cv.wait()
+            if self._closed: return
+            item = self._q[0]; cid, msg = item; self._busy = True
+        try: verdict, wait, desc = self._post(cid, msg)
+        except Exception as e: verdict, wait, desc = "retry", None, self._redact(e)
+        with self._cv:
+            self._busy = False
+            if verdict == "ok":
+                if self._q and self._q[0] is item: self._q.popleft()
+                self.sent += 1
+                if delay: log.info("telegram notifier: Telegram reachable again")
+                delay = 0.0
+                self._cv.notify_all(); continue
+            if verdict == "drop":
+                if self._q and self._q[0] is item: self._q.popleft()
+                self.failed += 1
+                log.error("telegram notifier: message to chat %s dropped: %s", cid, desc)
+                self._cv.notify_all(); continue
+            self.failed += 1
+            delay = wait if wait is not None else min(self.retry_max, max(self.retry_min, delay * 2 or self.retry_min))
+            log.warning("telegram notifier: send failed (%s); %d queued; retrying in %.1f s", desc, len(self._q), delay)
+            self._cv.notify_all()
+            end = time.monotonic() + delay               # new messages just queue; close() ends the wait
+            while not self._closed and (left := end - time.monotonic()) > 0: self._cv.wait(left)
+            if self._closed: return
 
-    def close(self, timeout: float = 2.0) -> None:
-        "Try to deliver what is queued for up to `timeout` seconds, then stop the thread. Never raises."
-        try:
-            if self._thread is not None and timeout > 0: self.flush(timeout)
-            with self._cv: self._closed = True; self._cv.notify_all()
-            if self._thread is not None: self._thread.join(timeout=max(timeout, 0.1) + self.timeout)
-        except Exception: log.exception("telegram notifier: close failed")
+TelegramNotifier._post, TelegramNotifier._run = _tn_post, _tn_run
+
+# %% ../nbs/13_telegram.ipynb #0d6edc01
+def _tn_flush(self, timeout: float = 10.0) -> bool:
+    "Wait until every queued message has been sent (or dropped); `True` if the queue drained in time."
+    end = time.monotonic() + timeout
+    with self._cv:
+        while self._q or self._busy:
+            left = end - time.monotonic()
+            if left <= 0: return False
+            self._cv.wait(timeout=min(left, 0.05))
+        return True
+
+def _tn_close(self, timeout: float = 2.0) -> None:
+    "Try to deliver what is queued for up to `timeout` seconds, then stop the thread. Never raises."
+    try:
+        if self._thread is not None and timeout > 0: self.flush(timeout)
+        with self._cv: self._closed = True; self._cv.notify_all()
+        if self._thread is not None: self._thread.join(timeout=max(timeout, 0.1) + self.timeout)
+    except Exception: log.exception("telegram notifier: close failed")
+
+TelegramNotifier.flush, TelegramNotifier.close = _tn_flush, _tn_close
 
 # %% ../nbs/13_telegram.ipynb #4be85ce0
 class TelegramBot:
@@ -424,7 +531,8 @@ class TelegramBot:
         import asyncio
         msg, chat = update.effective_message, update.effective_chat
         if msg is None or chat is None or not msg.text: return
-        reply = await asyncio.to_thread(self.router.handle, chat.id, msg.text)
+        user = msg.from_user if getattr(msg, "sender_chat", None) is None else None   # sent as a chat: no person
+        reply = await asyncio.to_thread(self.router.handle, chat.id, msg.text, user.id if user else None, chat.type)
         self.handled += 1
         if not reply: return
         for i in range(0, len(reply), MAX_MESSAGE):
@@ -435,74 +543,89 @@ class TelegramBot:
 
     def _redact(self, s) -> str: return str(s).replace(self._token, "<token>")
 
-    async def _main(self):
-        import asyncio
-        from telegram.error import InvalidToken, TelegramError
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        delay = 1.0
-        while not self._stop.is_set():
-            app = self.app = self.build()
-            try:
-                await app.initialize()                          # getMe
-                await app.updater.start_polling(poll_interval=self.poll_interval, timeout=int(self.poll_timeout),
-                                                drop_pending_updates=self.drop_pending_updates,
-                                                allowed_updates=["message"])
-                await app.start()
-            except InvalidToken as e:
-                log.error("telegram bot: invalid token, giving up: %s", self._redact(e))
-                await self._shutdown(app); return
-            except (TelegramError, OSError) as e:
-                log.warning("telegram bot: cannot reach Telegram (%s); retrying in %.0f s", self._redact(e), delay)
-                await self._shutdown(app)
-                try: await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                except asyncio.TimeoutError: pass
-                delay = min(self.retry_max, delay * 2); continue
-            log.info("telegram bot: polling as @%s", app.bot.username)
-            self.ready.set()
-            await self._stop.wait()
-            await self._shutdown(app)
-
-    async def _shutdown(self, app):
-        for step in ((lambda: app.updater.stop()) if app.updater and app.updater.running else None,
-                     (lambda: app.stop()) if app.running else None, lambda: app.shutdown()):
-            if step is None: continue
-            try: await step()
-            except Exception as e: log.warning("telegram bot: shutdown step failed: %s", self._redact(e))
-        self.ready.clear()
-
-    def start(self, wait: float = 10.0) -> bool:
-        "Start polling in a daemon thread; `True` once connected within `wait` s (it keeps trying in the background)."
-        import asyncio
-        if self._thread is not None and self._thread.is_alive(): return self.ready.wait(wait)
-        for name, level in (("httpx", logging.WARNING), ("telegram", logging.INFO)):   # their lower levels log the token
-            lg = logging.getLogger(name)
-            if lg.level == logging.NOTSET: lg.setLevel(level)                            # unless set on purpose
-        def run():
-            try: asyncio.run(self._main())
-            except Exception as e: log.error("telegram bot: stopped on an error: %s", self._redact(e))
-        self.ready.clear()
-        self._thread = threading.Thread(target=run, name="novosky-telegram-bot", daemon=True)
-        self._thread.start()
-        end = time.monotonic() + wait
-        while not self.ready.is_set() and self._thread.is_alive() and (left := end - time.monotonic()) > 0:
-            self.ready.wait(min(left, 0.05))                     # returns early if the thread gave up (bad token)
-        return self.ready.is_set()
-
-    @property
-    def running(self) -> bool: return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        "Stop polling and the thread (waits up to `timeout` s). Safe to call twice."
-        if self._thread is None: return
-        for _ in range(50):                                     # the loop may still be starting
-            if self._loop is not None and self._stop is not None: break
-            if not self._thread.is_alive(): break
-            time.sleep(0.02)
-        if self._loop is not None and self._stop is not None:
-            try: self._loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError: pass                           # the loop has already finished
-        self._thread.join(timeout)
-        self._thread = None
+    def _learn_username(self, name):
+        "This bot's @username (from getMe) for the router: `/cmd@name` is ours, any other `@` is not."
+        before = self.router.bot_username
+        self.router.bot_username = name
+        if before and before != self.router.bot_username:
+            log.warning("telegram bot: the router was set up for @%s, but Telegram says this bot is @%s",
+                        before, self.router.bot_username)
 
     def __enter__(self): self.start(); return self
     def __exit__(self, *exc): self.stop()
+
+# %% ../nbs/13_telegram.ipynb #64090e9a
+async def _tb_main(self):
+    import asyncio
+    from telegram.error import InvalidToken, TelegramError
+    self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+    delay = 1.0
+    while not self._stop.is_set():
+        app = self.app = self.build()
+        try:
+            await app.initialize()                          # getMe
+            self._learn_username(app.bot.username)          # before the first update is fetched
+            await app.updater.start_polling(poll_interval=self.poll_interval, timeout=int(self.poll_timeout),
+                                            drop_pending_updates=self.drop_pending_updates,
+                                            allowed_updates=["message"])
+            await app.start()
+        except InvalidToken as e:
+            log.error("telegram bot: invalid token, giving up: %s", self._redact(e))
+            await self._shutdown(app); return
+        except (TelegramError, OSError) as e:
+            log.warning("telegram bot: cannot reach Telegram (%s); retrying in %.0f s", self._redact(e), delay)
+            await self._shutdown(app)
+            try: await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            except asyncio.TimeoutError: pass
+            delay = min(self.retry_max, delay * 2); continue
+        log.info("telegram bot: polling as @%s", app.bot.username)
+        self.ready.set()
+        await self._stop.wait()
+        await self._shutdown(app)
+
+async def _tb_shutdown(self, app):
+    for step in ((lambda: app.updater.stop()) if app.updater and app.updater.running else None,
+                 (lambda: app.stop()) if app.running else None, lambda: app.shutdown()):
+        if step is None: continue
+        try: await step()
+        except Exception as e: log.warning("telegram bot: shutdown step failed: %s", self._redact(e))
+    self.ready.clear()
+
+TelegramBot._main, TelegramBot._shutdown = _tb_main, _tb_shutdown
+
+# %% ../nbs/13_telegram.ipynb #cda4d1f6
+def _tb_start(self, wait: float = 10.0) -> bool:
+    "Start polling in a daemon thread; `True` once connected within `wait` s (it keeps trying in the background)."
+    import asyncio
+    if self._thread is not None and self._thread.is_alive(): return self.ready.wait(wait)
+    for name, level in (("httpx", logging.WARNING), ("telegram", logging.INFO)):   # their lower levels log the token
+        lg = logging.getLogger(name)
+        if lg.level == logging.NOTSET: lg.setLevel(level)                            # unless set on purpose
+    def run():
+        try: asyncio.run(self._main())
+        except Exception as e: log.error("telegram bot: stopped on an error: %s", self._redact(e))
+    self.ready.clear()
+    self._thread = threading.Thread(target=run, name="novosky-telegram-bot", daemon=True)
+    self._thread.start()
+    end = time.monotonic() + wait
+    while not self.ready.is_set() and self._thread.is_alive() and (left := end - time.monotonic()) > 0:
+        self.ready.wait(min(left, 0.05))                     # returns early if the thread gave up (bad token)
+    return self.ready.is_set()
+
+def _tb_running(self) -> bool: return self._thread is not None and self._thread.is_alive()
+
+def _tb_stop(self, timeout: float = 15.0) -> None:
+    "Stop polling and the thread (waits up to `timeout` s). Safe to call twice."
+    if self._thread is None: return
+    for _ in range(50):                                     # the loop may still be starting
+        if self._loop is not None and self._stop is not None: break
+        if not self._thread.is_alive(): break
+        time.sleep(0.02)
+    if self._loop is not None and self._stop is not None:
+        try: self._loop.call_soon_threadsafe(self._stop.set)
+        except RuntimeError: pass                           # the loop has already finished
+    self._thread.join(timeout)
+    self._thread = None
+
+TelegramBot.start, TelegramBot.stop = _tb_start, _tb_stop
+TelegramBot.running = property(_tb_running, doc="Whether the polling thread is alive.")

@@ -8,10 +8,11 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from .config import load_all, ConfigError
-from .data import load, sample_path, DataError, tune_allocator, split_is_oos
+from .data import load, sample_path, DataError, tune_allocator, split_is_oos, utc_offset_arg, check_against_config
 from .features import compute_features, FeatureContext, FeatureError
 from .labels import make_labels, LabelParams
-from .models import assemble, StaleModelError, ModelCompatibilityError, ExportError, read_manifest
+from .models import (assemble, StaleModelError, ModelCompatibilityError, ModelIntegrityError, ExportError, read_manifest,
+                            stage_set, commit_set, discard_set, sign_set, signing_key, SIGNATURE)
 from .signal import SignalTrainer, evaluate_signal, signal_verdict
 from .position import PositionTrainer
 from .sltp import SltpTrainer
@@ -23,15 +24,42 @@ __all__ = ['STEPS', 'train', 'main']
 # %% ../nbs/11b_train.ipynb #cbf9f0f8
 STEPS = ("signal", "position", "sltp", "risk")
 
-def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset_hours=0.0) -> dict:
-    "Train `steps` (in chain order) on `data` into `models_dir`; returns a summary per step."
+def _step(step, models_dir, bars, F, L, S) -> dict:
+    "Train one step of the chain into `models_dir` (the staging folder); its summary."
+    if step == "signal":
+        A = assemble(F, L.label.where(L.usable), L.usable, S.ml.split)
+        tr = SignalTrainer(S.ml).fit(A, F)
+        rep = evaluate_signal(tr, A, S.config.filters.min_confidence)
+        verdict = signal_verdict(rep)
+        tr.report_meta_ = {"evaluation": {"oos": rep.reset_index().to_dict(orient="records")}, "verdict": verdict}
+        tr.save(models_dir, A.is_.X)
+        return {"rows": len(A.is_), "oos": rep.reset_index().to_dict(orient="records"), "verdict": verdict}
+    if step == "position":
+        tr = PositionTrainer(S.ml, eval_bars=S.config.positions.position_eval_bars).fit(bars, F, L, models_dir, S.ml.split); tr.save(models_dir)
+        return {"trades": tr.n_trades_, "rows": tr.n_rows_, "classes": tr.class_counts_, "enabled": tr.enabled_, "verdict": tr.reason_}
+    if step == "sltp":
+        tr = SltpTrainer(S.ml, S.config).fit(bars, F, models_dir, S.ml.split); tr.save(models_dir)
+        return {"trades": tr.n_trades_, "mean_hold_bars": round(tr.mean_hold_, 1), "enabled": tr.enabled_, "verdict": tr.reason_}
+    tr = RiskTrainer(S).fit(bars, F, models_dir); tr.save(models_dir)
+    return {"trades": len(tr.y_), "backtest": tr.backtest_, "enabled": tr.enabled_, "verdict": tr.reason_}
+
+def _name_target(e: BaseException, staging, target):
+    "Name the target folder, not the staging folder, in an error's message."
+    if len(e.args) == 1 and isinstance(e.args[0], str): e.args = (e.args[0].replace(str(staging), str(target)),)
+
+# %% ../nbs/11b_train.ipynb #68b7a4d6
+def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset_hours=0.0, sign_key=None, allow_mismatch=False) -> dict:
+    "Train `steps` (in chain order) on `data` into a staged copy of `models_dir`, then swap the finished set in whole\n"\
+    "(signed first with `sign_key`, a private key file); returns a summary per step. A failure leaves the previous set."
     S = S or load_all()
     bad = set(steps) - set(STEPS)
     steps = [s for s in STEPS if s in set(steps)]
     if bad: raise ValueError(f"unknown step(s) {sorted(bad)}; steps are {', '.join(STEPS)}")
     models_dir = Path(models_dir or S.path(S.config.paths.models_dir))
-    models_dir.mkdir(parents=True, exist_ok=True)
+    key = signing_key(sign_key) if sign_key else None            # a wrong key fails now, not after the training
     bars = load(data or sample_path(), utc_offset_hours=utc_offset_hours, warn=False)
+    for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, data or sample_path(), S.config.symbol, allow_mismatch=allow_mismatch):
+        log(f"warning: {w}")
     t0 = time.perf_counter()
     F = compute_features(bars, FeatureContext.from_config(S))
     L = make_labels(bars, LabelParams.from_config(S))
@@ -40,31 +68,26 @@ def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset
     log(f"in-sample (training): {bars.index[0]} .. {bars.index[sp.is_stop - 1]} ({sp.is_stop:,} bars); embargo {S.ml.split.embargo_bars} bars; "
         f"out-of-sample (reported, never used to fit or select): {bars.index[sp.oos_start]} .. {bars.index[-1]} ({len(bars) - sp.oos_start:,} bars)")
     log("downstream models learn from out-of-fold predictions of the models before them; each is switched on only if, out of fold, it beats its baseline")
-    out = {}
-    for step in steps:
-        t = time.perf_counter()
-        if step == "signal":
-            A = assemble(F, L.label.where(L.usable), L.usable, S.ml.split)
-            tr = SignalTrainer(S.ml).fit(A, F)
-            rep = evaluate_signal(tr, A, S.config.filters.min_confidence)
-            verdict = signal_verdict(rep)
-            tr.report_meta_ = {"evaluation": {"oos": rep.reset_index().to_dict(orient="records")}, "verdict": verdict}
-            tr.save(models_dir, A.is_.X)
-            out[step] = {"rows": len(A.is_), "oos": rep.reset_index().to_dict(orient="records"), "verdict": verdict}
-        elif step == "position":
-            tr = PositionTrainer(S.ml, eval_bars=S.config.positions.position_eval_bars).fit(bars, F, L, models_dir, S.ml.split); tr.save(models_dir)
-            out[step] = {"trades": tr.n_trades_, "rows": tr.n_rows_, "classes": tr.class_counts_, "enabled": tr.enabled_, "verdict": tr.reason_}
-        elif step == "sltp":
-            tr = SltpTrainer(S.ml, S.config).fit(bars, F, models_dir, S.ml.split); tr.save(models_dir)
-            out[step] = {"trades": tr.n_trades_, "mean_hold_bars": round(tr.mean_hold_, 1), "enabled": tr.enabled_, "verdict": tr.reason_}
-        else:
-            tr = RiskTrainer(S).fit(bars, F, models_dir); tr.save(models_dir)
-            out[step] = {"trades": len(tr.y_), "backtest": tr.backtest_, "enabled": tr.enabled_, "verdict": tr.reason_}
-        out[step]["seconds"] = round(time.perf_counter() - t, 1)
-        log(f"{step}: done in {out[step]['seconds']} s — " + ", ".join(f"{k} {v}" for k, v in out[step].items() if k not in ("oos", "seconds", "backtest", "verdict")))
-        log(f"  {out[step]['verdict']}")
+    out, staging = {}, stage_set(models_dir)
+    try:
+        for step in steps:
+            t = time.perf_counter()
+            out[step] = _step(step, staging, bars, F, L, S)
+            out[step]["seconds"] = round(time.perf_counter() - t, 1)
+            log(f"{step}: done in {out[step]['seconds']} s — " + ", ".join(f"{k} {v}" for k, v in out[step].items() if k not in ("oos", "seconds", "backtest", "verdict")))
+            log(f"  {out[step]['verdict']}")
+        if key is not None: sign_set(staging, key)
+        elif (models_dir / SIGNATURE).is_file():
+            log(f"note: the set in {models_dir} was signed and the new one is not: sign it (python -m novosky.models sign "
+                f"--models-dir {models_dir} --key KEYFILE), or hosts that require a signature will refuse it")
+        commit_set(staging, models_dir)
+    except BaseException as e:
+        discard_set(staging); _name_target(e, staging, models_dir)
+        raise
+    log(f"models: {', '.join(steps)} swapped into {models_dir} as one set" + (" (signed)" if key is not None else ""))
     return out
 
+# %% ../nbs/11b_train.ipynb #9c4bd6b0
 def main(argv=None):
     "Train the model chain (signal -> position -> sltp -> risk) on an OHLCV file."
     import argparse
@@ -73,13 +96,18 @@ def main(argv=None):
     ap.add_argument("--models-dir", help="where to write models (default: config.json paths.models_dir)")
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)} (always run in that order)")
     ap.add_argument("--config", help="config.json to use (its folder must hold ml_config.json and config/brokers.json)")
-    ap.add_argument("--utc-offset", type=float, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    ap.add_argument("--sign-key", metavar="KEYFILE", help="sign the new set with this Ed25519 private key (python -m novosky.models keygen) before it is swapped in")
+    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
+                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     try:
         S = load_all(config=a.config) if a.config else load_all()
-        res = train(a.data, a.models_dir, [s.strip() for s in a.steps.split(",") if s.strip()], S, utc_offset_hours=a.utc_offset)
-    except (StaleModelError, ModelCompatibilityError, ExportError, ConfigError, DataError, FeatureError, FileNotFoundError, ValueError) as e:
+        res = train(a.data, a.models_dir, [s.strip() for s in a.steps.split(",") if s.strip()], S, utc_offset_hours=a.utc_offset,
+                    sign_key=a.sign_key, allow_mismatch=a.allow_mismatch)
+    except (StaleModelError, ModelCompatibilityError, ModelIntegrityError, ExportError, ConfigError, DataError, FeatureError,
+            FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     if "signal" in res:
         for r in res["signal"]["oos"]:

@@ -1,6 +1,6 @@
 """End-to-end tests of novosky.telegram against a local fake Telegram Bot API server (127.0.0.1, no real network).
 
-The fake serves getMe, getUpdates (scripted updates, long-poll), sendMessage (records replies), deleteWebhook and
+The fake serves getMe (as @novosky_test_bot), getUpdates (scripted updates, long-poll), sendMessage (records replies), deleteWebhook and
 answers any other method with ok; it can be switched to return 500s, 429s, 401s or drop connections (an outage)."""
 import importlib.util, json, logging, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,11 +94,14 @@ class FakeBotApi:
                                                 "chat": {"id": chat_id, "type": "private"}}}
         return 200, {"ok": True, "result": True}
 
-    def push(self, chat_id, text, kind="message"):
-        "Queue an incoming message (as Telegram would deliver it) for getUpdates."
-        msg = {"message_id": self._next_update, "date": int(time.time()), "text": text,
-               "chat": {"id": chat_id, "type": "private", "first_name": "op"},
-               "from": {"id": chat_id, "is_bot": False, "first_name": "op"}}
+    def push(self, chat_id, text, kind="message", user_id=None, chat_type=None, sender_chat=None):
+        """Queue an incoming message (as Telegram would deliver it) for getUpdates. A private chat by default (the sender is
+        the chat); a negative `chat_id` is a supergroup. `sender_chat`: the message was sent on behalf of that chat."""
+        chat_type = chat_type or ("private" if chat_id > 0 else "supergroup")
+        chat = {"id": chat_id, "type": chat_type, **({"first_name": "op"} if chat_type == "private" else {"title": "desk"})}
+        msg = {"message_id": self._next_update, "date": int(time.time()), "text": text, "chat": chat,
+               "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "op"}}
+        if sender_chat is not None: msg["sender_chat"] = {"id": sender_chat, "type": "supergroup", "title": "desk"}
         if text.startswith("/"): msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         if kind == "edited_message": msg["edit_date"] = int(time.time())
         with self.cv:
@@ -281,3 +284,114 @@ def test_notifier_never_blocks_on_a_hanging_server(api):
     for i in range(20): n.trade_closed(dict(id=i, direction=1, pnl=1.0))
     assert time.monotonic() - t0 < 0.2
     n.close(timeout=0)
+
+
+# --- who may do what: user allow-list, group chats, other bots' commands, /close all + /confirm ---------------------------
+GROUP, OPERATOR, MEMBER = -100500, 4242, 4343
+
+
+def test_router_user_allow_list():
+    "With allowed_user_ids, only the listed people are answered, in any chat; they may change state from a group."
+    ctl = FakeControl()
+    r = CommandRouter(ctl, [ALLOWED, GROUP, MEMBER], allowed_user_ids=[ALLOWED, OPERATOR])
+    for text in ("/status", "/close 7", "/close all", "/pause", "/risk 0.5"):
+        assert r.handle(GROUP, text, MEMBER, "supergroup") is None      # a group member not on the list
+        assert r.handle(GROUP, text, None, "supergroup") is None        # sent on behalf of a chat: nobody
+        assert r.handle(MEMBER, text, MEMBER, "private") is None        # an allowed chat id, but not an allowed user
+    assert ctl.calls == []
+    assert r.handle(GROUP, "/close 7", OPERATOR, "supergroup") == "Closing 7."
+    assert r.handle(ALLOWED, "/pause").startswith("Paused")              # private chat: the chat id is the sender
+    assert ctl.calls == [("close", 7), ("pause",)]
+    with pytest.raises(ValueError, match="user ids are positive"):
+        CommandRouter(ctl, [GROUP], allowed_user_ids=[GROUP])           # a chat id in the user list
+
+
+def test_router_group_without_user_list_is_read_only(caplog):
+    "No allowed_user_ids: an allowed group may read, but no member can pause, resume, close, confirm or set risk."
+    ctl = FakeControl()
+    with caplog.at_level(logging.WARNING, logger="novosky.telegram"):
+        r = CommandRouter(ctl, [ALLOWED, GROUP], bot_username="novosky_test_bot")
+    assert "group chats [-100500] are read-only" in caplog.text
+    assert r.handle(GROUP, "/status", MEMBER, "supergroup").startswith("State: trading")
+    for text in ("/close all", "/close 7", "/pause", "/resume", "/risk 0.5", "/confirm", "/pause@novosky_test_bot"):
+        for ctype in ("group", "supergroup", None, "private"):           # a negative id is a group whatever the type says
+            reply = r.handle(GROUP, text, OPERATOR, ctype)
+            assert "not accepted in a group chat" in reply and "telegram.allowed_user_ids" in reply, (text, ctype, reply)
+    assert ctl.calls == [] and not ctl.paused
+    assert r.handle(GROUP, "good morning", MEMBER, "group") is None     # chatter in a group gets no help text
+    assert r.handle(ALLOWED, "/pause").startswith("Paused")              # the private chat works as before
+
+
+def test_router_ignores_commands_for_other_bots():
+    ctl = FakeControl()
+    r = CommandRouter(ctl, [ALLOWED])                                    # own name not known: no @-command is ours
+    assert r.handle(ALLOWED, "/pause@otherbot") is None and r.handle(ALLOWED, "/status@novosky_test_bot") is None
+    r.bot_username = "@NovoSky_Test_Bot"
+    for text in ("/pause@otherbot", "/close@otherbot all", "/close@otherbot 7", "/risk@otherbot 0.5", "/frobnicate@otherbot"):
+        assert r.handle(ALLOWED, text) is None, text
+    assert ctl.calls == []
+    assert r.handle(ALLOWED, "/pause@novosky_test_bot").startswith("Paused")
+    assert r.handle(ALLOWED, "/RESUME@NOVOSKY_TEST_BOT").startswith("Resumed")
+    assert r.handle(ALLOWED, "/pause").startswith("Paused")
+    assert ctl.calls == [("pause",), ("resume",), ("pause",)]
+
+
+def test_router_close_all_needs_a_confirm_from_the_same_user_in_the_same_chat():
+    now = [0.0]
+    ctl = FakeControl(); ctl.open = ctl.open * 3
+    r = CommandRouter(ctl, [ALLOWED, OPERATOR, GROUP], allowed_user_ids=[ALLOWED, OPERATOR], clock=lambda: now[0])
+    ask = r.handle(GROUP, "/close all", OPERATOR, "supergroup")
+    assert ask == "This closes all 3 open positions. Send /confirm within 60 s to go ahead; nothing is closed until then."
+    assert ctl.calls == []
+    assert r.handle(GROUP, "/confirm", ALLOWED, "supergroup").startswith("Nothing to confirm from you here")   # another user
+    assert r.handle(OPERATOR, "/confirm").startswith("Nothing to confirm from you here")                      # another chat
+    assert r.handle(ALLOWED, "/confirm") == "Nothing to confirm: send /close all first. Nothing was closed."
+    assert ctl.calls == []
+    now[0] = 59.0
+    assert r.handle(GROUP, "/confirm", OPERATOR, "supergroup") == "Closing all."
+    assert r.handle(GROUP, "/confirm", OPERATOR, "supergroup").startswith("Nothing to confirm")              # used once
+    assert ctl.calls == [("close", "all")]
+    r.handle(ALLOWED, "/close all"); now[0] += 61
+    assert r.handle(ALLOWED, "/confirm").startswith("Too late: your /close all expired after 60 s. Nothing was closed")
+    assert r.handle(ALLOWED, "/close 7") == "Closing 7."                                                     # one: at once
+    assert ctl.calls == [("close", "all"), ("close", 7)]
+    ctl.open = []
+    assert r.handle(ALLOWED, "/close all") == "No open positions: nothing to close."
+    assert r.handle(ALLOWED, "/confirm").startswith("Nothing to confirm")
+
+
+@needs_ptb
+def test_bot_groups_users_other_bots_and_confirm(api):
+    "End to end: the sender's id and the chat type reach the router, getMe's username tells our commands from others'."
+    ctl = FakeControl()
+    router = CommandRouter(ctl, [ALLOWED, GROUP], allowed_user_ids=[ALLOWED, OPERATOR])
+    bot = TelegramBot(TOKEN, router, base_url=api.base_url, poll_timeout=1)
+    script = [  # (chat, text, sender, sender_chat, expected reply or None)
+        (ALLOWED, "/pause@otherbot", None, None, None),
+        (GROUP, "/pause@otherbot", OPERATOR, None, None),
+        (GROUP, "/close all", MEMBER, None, None),
+        (GROUP, "/status", MEMBER, None, None),
+        (GROUP, "/pause", OPERATOR, GROUP, None),                   # on behalf of the group: no person to check
+        (GROUP, "hello all", OPERATOR, None, None),
+        (GROUP, "/close all", OPERATOR, None,
+         "This closes the 1 open position. Send /confirm within 60 s to go ahead; nothing is closed until then."),
+        (GROUP, "/confirm", MEMBER, None, None),
+        (ALLOWED, "/confirm", None, None, "Nothing to confirm: send /close all first. Nothing was closed."),
+        (GROUP, "/confirm@novosky_test_bot", OPERATOR, None, "Closing all."),
+        (ALLOWED, "/status@novosky_test_bot", None, None, "State: trading"),
+    ]
+    try:
+        assert bot.start(wait=10), "bot did not connect to the fake server"
+        assert router.bot_username == "novosky_test_bot"                # learnt from getMe
+        for chat, text, user, sender_chat, _ in script: api.push(chat, text, user_id=user, sender_chat=sender_chat)
+        want = [(chat, reply) for chat, _, _, _, reply in script if reply is not None]
+        api.wait_sent(len(want))
+        time.sleep(0.3)                                                 # anything extra would show up now
+        sent = list(api.sent)
+    finally:
+        bot.stop()
+    assert len(sent) == len(want), sent
+    for (chat, text), (want_chat, want_text) in zip(sent, want):
+        assert chat == want_chat and text.startswith(want_text), (chat, text)
+    assert ctl.calls == [("close", "all")] and not ctl.paused
+    assert bot.handled == len(script)
