@@ -549,8 +549,8 @@ def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="t
     if start >= cut: L.append(f"  traded only out-of-sample bars: from the models' training cutoff ({bars.index[min(cut, n - 1)]}); "
                               f"the {cut:,} bars before it only warmed up the features")
     bal = init
-    for label, lo, hi in (("in-sample part (bars the models were trained on: overstates what to expect live)", start, cut),
-                          ("out-of-sample part (after the models' cutoff)", max(start, cut), n)):
+    for label, lo, hi in (("in-sample part (bars the models were trained on: overstates what to expect live)", start, min(cut, done)),
+                          ("out-of-sample part (after the models' cutoff)", max(start, cut), done)):
         if hi <= lo: continue
         part = tr[(tr.entry_i >= lo) & (tr.entry_i < hi)] if len(tr) else tr
         pnl = float(part.pnl.sum()) if len(part) else 0.0

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from .config import load_all, ConfigError
 from .data import load, sample_path, DataError, tune_allocator, split_is_oos, utc_offset_arg, check_against_config
+from .news import load_calendar, calendar_coverage, coverage_note
 from .features import compute_features, FeatureContext, FeatureError
 from .labels import make_labels, LabelParams
 from .models import (assemble, StaleModelError, ModelCompatibilityError, ModelIntegrityError, ExportError, read_manifest,
@@ -68,6 +69,11 @@ def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset
     log(f"in-sample (training): {bars.index[0]} .. {bars.index[sp.is_stop - 1]} ({sp.is_stop:,} bars); embargo {S.ml.split.embargo_bars} bars; "
         f"out-of-sample (reported, never used to fit or select): {bars.index[sp.oos_start]} .. {bars.index[-1]} ({len(bars) - sp.oos_start:,} bars)")
     log("downstream models learn from out-of-fold predictions of the models before them; each is switched on only if, out of fold, it beats its baseline")
+    cal = load_calendar(S.path(S.config.paths.news_calendar) if S.config.paths.news_calendar else None)
+    cov = calendar_coverage(cal)
+    log(f"news calendar: {cal.attrs.get('path', 'bundled')} covers {cov[0].date()} .. {cov[1].date()}" if cov else "news calendar: empty")
+    for note in [coverage_note(cal, bars.index)] if cov else []:
+        if note: log(f"note: {note}")
     out, staging = {}, stage_set(models_dir)
     try:
         for step in steps:
