@@ -351,7 +351,7 @@ def backtest(bars, S: Settings | None = None, models_dir=None, window="all", pro
     models_dir = models_dir or S.path(S.config.paths.models_dir)
     man = check_compat(models_dir, S.ml.features, public_key=public_key(S))
     start, stop, cut = window_bounds(bars, man, window, models_dir, data)
-    chain = chain or load_chain(models_dir, S.ml.features, S.config, public_key=public_key(S))
+    chain = chain or load_chain(models_dir, S.ml.features, S.config, sources=S.ml.serving.sources, public_key=public_key(S))
     prep = prepare(bars, chain, S, F)
     res = run(prep, S, chain, start, stop, progress)
     m = metrics(res, S)

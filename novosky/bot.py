@@ -167,11 +167,12 @@ def engine_step(bot, bar: Bar, eq, balance=None, submit=None) -> list:
     bot._t_decided = time.perf_counter()                     # orders are with the broker: what follows is logging and the store
     new_events, eng.events = eng.events[n0:], []            # logged and stored, not kept in memory
     i = bar.i
+    market = str(pd.Timestamp(int(bar.close_time), tz="UTC"))   # the bar's market time (a replay runs in the past)
     for e in new_events:
         lvl = logging.WARNING if e["event"] == "breaker" else logging.INFO
-        log_event(bot.log, e["event"], lvl, reason=e["reason"], bar=i)
+        log_event(bot.log, e["event"], lvl, reason=e["reason"], bar=i, market_time=market)
         if bot.store: bot.store.save_event(bar.close_time, logging.getLevelName(lvl), e["event"], reason=e["reason"], bar=i)
-        if bot.notifier and e["event"] == "breaker": bot.notifier.breaker(e["reason"])
+        if bot.notifier and e["event"] == "breaker": bot.notifier.breaker(f"{e['reason']} (bar closing {market})")
     if bot.store:
         for o in orders: bot.store.save_order(o, time=bar.close_time, status="sent", position_id=o.position_id)
         bot.store.upsert("equity", [{"time": int(bar.close_time), "balance": float(eq if balance is None else balance), "equity": float(eq)}])
@@ -284,6 +285,7 @@ class Bot:
     def run(self, max_bars=None, progress=False) -> dict:
         "Replay the bars from where the saved state left off; returns a summary."
         self.restore()
+        self.already_finished = self.next_i >= len(self.bars)
         for sig in (signal.SIGINT, signal.SIGTERM):
             try: signal.signal(sig, lambda *_: setattr(self, "_stop", True))
             except ValueError: pass                     # not in the main thread (tests)
@@ -322,7 +324,7 @@ class Bot:
             self.save()
         log_event(self.log, "stop", next_bar=self.next_i, finished=finished, equity=self.broker.balance)
         return {"bars": self.next_i, "finished": finished, "trades": self.broker.trades_frame(), "balance": self.broker.balance,
-                "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i}
+                "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i, "already_finished": self.already_finished}
 
 # %% ../nbs/14_bot.ipynb #2a32a109
 def check_mt5_state(d: dict, symbol: str) -> list:
@@ -577,7 +579,7 @@ def main(argv=None):
     ap.add_argument("--fresh", action="store_true", help="ignore and replace an existing state file")
     ap.add_argument("--store", help="SQLite trade store file (default: config.json store; a remote store is fed through a local outbox)")
     ap.add_argument("--max-bars", type=int, help="stop after this many bars (resume later from the state file)")
-    ap.add_argument("--onnx", action="store_true", help="serve every model from ONNX (the client lane's path; fastest per bar)")
+    ap.add_argument("--onnx", action="store_true", help="serve every model from ONNX only, with no pickle fallback (the default order is ml_config.json serving.sources: ONNX first)")
     ap.add_argument("--fast", action="store_true", help="replay from batch-precomputed features and signals (causal, equal to the "
                     "live path; tested) with the state saved every 500 bars: for long replays")
     ap.add_argument("--from", dest="start", default="cutoff", choices=["cutoff", "start"],
@@ -595,7 +597,7 @@ def main(argv=None):
         S = load_all(config=a.config) if a.config else load_all()
         from novosky.models import SOURCES
         md = a.models_dir or S.path(S.config.paths.models_dir)
-        chain = load_chain(md, S.ml.features, S.config, sources=("onnx",) if a.onnx else SOURCES, public_key=public_key(S))
+        chain = load_chain(md, S.ml.features, S.config, sources=("onnx",) if a.onnx else S.ml.serving.sources, public_key=public_key(S))
         runs = S.path(S.config.paths.runs_dir)
         state = Path(a.state) if a.state else runs / ("bot_state.json" if S.config.mode == "paper" else "mt5_state.json")
         if a.fresh and state.exists(): state.unlink()
@@ -622,8 +624,11 @@ def main(argv=None):
     except (StoreError, CalendarError, ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     print(replay_summary(res, bars, cut, S, chain, a.replay or "the bundled sample"))
+    if res.get("already_finished"):
+        print(f"this replay had already finished (state {state}): nothing new was replayed; run with --fresh to start it again")
     lat = res["latency_ms"]
-    if len(lat): print(f"bar close -> orders: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms")
+    if len(lat): print(f"bar close -> orders submitted: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms"
+                       + (" (engine only: --fast precomputes features and signals)" if a.fast else " (features, models, engine)"))
     print(f"state: {state}; log: {runs / 'bot.log'}")
     return 2 if left else 0
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SECRET_RE', 'SESSIONS', 'SCORES', 'TIMEFRAMES', 'SECRET_ENV', 'ConfigError', 'rng', 'choice', 'from_dict', 'to_dict',
-           'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions', 'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store',
-           'Paths', 'Config', 'Labels', 'Split', 'Training', 'PositionLabels', 'ModelPaths', 'MlConfig', 'SymbolSpec',
-           'BrokerSpec', 'Brokers', 'feature_hash', 'project_root', 'load_config', 'load_ml_config', 'load_brokers',
-           'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
+__all__ = ['SECRET_RE', 'SESSIONS', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV', 'ConfigError', 'rng', 'choice',
+           'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions', 'Execution', 'Backtest', 'Mt5',
+           'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training', 'PositionLabels', 'ModelPaths',
+           'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash', 'project_root', 'load_config',
+           'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -290,6 +290,17 @@ class ModelPaths:
     sltp: str
     risk: str
 
+SERVING_SOURCES = ("onnx", "calibrated-pickle", "raw-pickle")
+
+@dataclass(frozen=True)
+class Serving:
+    "Which artifact serves each model, in order of preference (the first that loads); ONNX + calibration map first on both lanes."
+    sources: list[str] = choice(*SERVING_SOURCES, default_factory=lambda: list(SERVING_SOURCES))
+    def validate(self):
+        p = [] if self.sources else ["sources: list at least one of " + ", ".join(SERVING_SOURCES)]
+        if len(set(self.sources or [])) != len(self.sources or []): p.append("sources: each source may appear once")
+        return p
+
 @dataclass(frozen=True)
 class MlConfig:
     "The research config (`ml_config.json`): the ordered feature list and training parameters."
@@ -299,6 +310,7 @@ class MlConfig:
     training: Training
     position: PositionLabels
     models: ModelPaths
+    serving: Serving = field(default_factory=Serving)
     def validate(self):
         p, seen = [], set()
         if not self.features: p.append("features: must list at least one feature name")

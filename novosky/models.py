@@ -736,7 +736,7 @@ def discard_set(staging):
         except OSError: break
 
 # %% ../nbs/03_models.ipynb #234621ab
-SOURCES = ("calibrated-pickle", "onnx", "raw-pickle")
+SOURCES = ("onnx", "calibrated-pickle", "raw-pickle")     # the default of ml_config.json serving.sources
 TRAINING_STACK = ("sklearn", "lightgbm", "xgboost")
 
 def training_stack_missing() -> str | None:

@@ -92,7 +92,7 @@ class RiskTrainer:
 def _oos(self, bars, F, models_dir, sp, mult) -> dict:
     "The saved chain (without risk) walked over the bars after the cutoff; the model's multipliers applied to its trades."
     if sp.oos_start >= len(bars) - 1: return {"trades": 0}
-    chain = load_chain(models_dir, self.S.ml.features, self.S.config); chain.risk = None
+    chain = load_chain(models_dir, self.S.ml.features, self.S.config, sources=self.S.ml.serving.sources); chain.risk = None
     res = run(prepare(bars, chain, self.S, F), self.S, chain, sp.oos_start, len(bars))
     X, _, r, at = risk_dataset(res, self.S)
     if not len(r): return {"trades": 0}

@@ -48,7 +48,7 @@ def test_models_load_through_onnx_without_the_training_stack(trained):
         from novosky.position import PositionPredictor, STATE_FEATURES
         from novosky.sltp import SltpPredictor, entry_rows
         X = np.load({str(trained / 'oos_rows.npy')!r})
-        sp = SignalPredictor({str(trained)!r}); o = sp.predict(X)
+        sp = SignalPredictor({str(trained)!r}, sources=("calibrated-pickle", "onnx")); o = sp.predict(X)   # a pickle asked first
         pp = PositionPredictor({str(trained)!r})
         p = pp.predict_proba(np.hstack([X, np.zeros((len(X), len(STATE_FEATURES)), np.float32)]))
         tp = SltpPredictor({str(trained)!r}); s, t = tp.predict(entry_rows(X, np.ones(len(X)), o.confidence, o.agreement))

@@ -148,7 +148,7 @@ def test_a_damaged_onnx_is_refused_while_a_pickle_would_serve(tmp_path):
     d = copy_set(tmp_path / "models")
     b = (d / "signal_rf.onnx").read_bytes()
     (d / "signal_rf.onnx").write_bytes(b[:-1] + bytes([b[-1] ^ 1]))
-    assert SignalPredictor(d).source["rf"] == "calibrated-pickle"      # the serving link alone would not notice
+    assert SignalPredictor(d, sources=("calibrated-pickle", "onnx")).source["rf"] == "calibrated-pickle"   # that link alone would not notice
     with pytest.raises(ModelIntegrityError, match="signal_rf.onnx"):
         load_set(d)
     r = run_module("novosky.models", "verify", "--models-dir", d)
@@ -272,7 +272,7 @@ def test_client_lane_never_unpickles_a_crafted_pickle(tmp_path):
         from novosky.models import Predictor
         S = load_all()
         chain = load_chain({str(d)!r}, S.ml.features, S.config)
-        p = Predictor({str(d)!r}, "signal_rf")
+        p = Predictor({str(d)!r}, "signal_rf", sources=("calibrated-pickle", "onnx", "raw-pickle"))   # pickles asked first
         print(json.dumps({{"sources": chain.sources, "tried": p.tried}}))
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)

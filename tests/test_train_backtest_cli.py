@@ -83,7 +83,7 @@ def test_readme_backtest_command_on_the_sample(tmp_path):
     r = run_module("novosky.backtest", "--plot", tmp_path / "equity.png", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "out-of-sample: after the models' training cutoff — 2017-09-29" in r.stdout and "random entries" in r.stdout
-    assert "calibrated-pickle" in r.stdout and "monthly:" in r.stdout and "x sqrt(" in r.stdout
+    assert "'onnx'" in r.stdout and "monthly:" in r.stdout and "x sqrt(" in r.stdout
     assert (tmp_path / "equity.png").stat().st_size > 10_000
 
 
