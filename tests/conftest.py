@@ -13,3 +13,14 @@ def run_module(mod, *args, cwd=None, env=None):
     e = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", mod, *map(str, args)], cwd=cwd or ROOT, env=e,
                           capture_output=True, text=True, timeout=300)
+
+
+# Prepended to code run in a subprocess: the training stack cannot be imported there, as on the client lane.
+CLIENT_LANE_BLOCK = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"sklearn", "lightgbm", "xgboost", "shap", "optuna", "skl2onnx", "onnxmltools"}:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked: client lane)")
+sys.meta_path.insert(0, Block())
+"""

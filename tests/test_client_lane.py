@@ -2,7 +2,7 @@
 import json, subprocess, sys, textwrap
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, CLIENT_LANE_BLOCK as BLOCK
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,6 @@ def trained(tmp_path_factory):
     return d
 
 
-BLOCK = textwrap.dedent("""
-    import sys, importlib.abc
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in {"sklearn", "lightgbm", "xgboost", "shap", "optuna", "skl2onnx", "onnxmltools"}:
-                raise ModuleNotFoundError(f"No module named {name!r} (blocked: client lane)")
-    sys.meta_path.insert(0, Block())
-""")
 
 
 def test_models_load_through_onnx_without_the_training_stack(trained):

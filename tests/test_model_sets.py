@@ -5,18 +5,10 @@ Every test works on a temporary copy of the committed `models/` folder; the comm
 import hashlib, json, os, pickle, random, shutil, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
-from conftest import ROOT, run_module
+from conftest import ROOT, run_module, CLIENT_LANE_BLOCK as BLOCK
 from novosky.models import (MANIFEST, SIGNATURE, PUBKEY_ENV, ModelIntegrityError, ModelSignatureError, keygen, load_set,
                             sign_set, check_compat, stage_set, discard_set, model_digest)
 
-BLOCK = textwrap.dedent("""
-    import sys, importlib.abc
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in {"sklearn", "lightgbm", "xgboost", "shap", "optuna", "skl2onnx", "onnxmltools"}:
-                raise ModuleNotFoundError(f"No module named {name!r} (blocked: client lane)")
-    sys.meta_path.insert(0, Block())
-""")
 
 
 def copy_set(dst: Path) -> Path:
