@@ -423,7 +423,7 @@ def main(argv=None):
     "Backtest the model chain on an OHLCV file with the engine and the PaperBroker."
     import argparse
     from novosky.config import ConfigError
-    from novosky.data import utc_offset_arg, check_against_config
+    from novosky.data import add_data_args, fits_config
     from novosky.models import ModelCompatibilityError, ModelIntegrityError, StaleModelError
     from novosky.features import FeatureError
     ap = argparse.ArgumentParser(prog="python -m novosky.backtest", description=main.__doc__)
@@ -433,22 +433,19 @@ def main(argv=None):
     ap.add_argument("--window", default="oos", choices=["all", "is", "oos"],
                     help="bars to trade, by the models' recorded training cutoff: oos (default: after it, the only honest estimate), "
                     "is (before it) or all (both, each side reported separately)")
-    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    add_data_args(ap)
     ap.add_argument("--json", help="write the summary JSON here")
     ap.add_argument("--plot", help="write the equity/drawdown PNG here")
     ap.add_argument("--trades", help="write the trades CSV here")
     ap.add_argument("--no-baselines", action="store_true", help="skip the random-entry and buy-and-hold baselines")
     ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
-                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     try:
         S = load_all(config=a.config) if a.config else load_all()
         path = a.data or sample_path()
         bars = load(path, utc_offset_hours=a.utc_offset, warn=False)
-        for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, path, S.config.symbol, allow_mismatch=a.allow_mismatch):
-            print(f"warning: {w}", file=sys.stderr)
+        fits_config(bars, S, path, a.allow_mismatch)
         for f in (a.json, a.plot, a.trades):
             if f: Path(f).resolve().parent.mkdir(parents=True, exist_ok=True)
         out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import talib
 from .config import load_all, Settings, ConfigError
-from .data import load, sample_path, DataError, tune_allocator, utc_offset_arg, check_against_config
+from .data import load, sample_path, DataError, tune_allocator, add_data_args, fits_config
 from .features import BarWindow, latest_row, FeatureContext, FeatureError, WARMUP, LOOKBACK
 from .labels import NONE, BUY
 from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError
@@ -572,7 +572,7 @@ def main(argv=None):
                                  "through MetaTrader 5 (password from NOVOSKY_MT5_PASSWORD); telegram.enabled adds the command bot.")
     ap.add_argument("--config", help="config.json (its folder must hold ml_config.json and config/brokers.json)")
     ap.add_argument("--replay", help="OHLCV file to replay (default: the bundled EURUSD sample)")
-    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the replay file's clock is ahead of UTC (MT5 server time)")
+    add_data_args(ap)
     ap.add_argument("--speed", type=float, default=0.0, help="replay pace: bars arrive `speed` times faster than real time (0: as fast as possible)")
     ap.add_argument("--models-dir", help="trained models (default: config.json paths.models_dir)")
     ap.add_argument("--state", help="state file (default: runs/bot_state.json)")
@@ -588,8 +588,6 @@ def main(argv=None):
     ap.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to wait at shutdown for the remote store to "
                     "receive what the local outbox holds (default 10); rows still waiting are kept and sent at the next start")
     ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
-                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     from novosky.news import CalendarError
@@ -606,8 +604,7 @@ def main(argv=None):
         if S.config.mode == "mt5":
             return _run_mt5(S, chain, state, runs, store, notifier, tg, a)
         bars = load(a.replay or sample_path(), utc_offset_hours=a.utc_offset, warn=False)
-        for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, a.replay or sample_path(), S.config.symbol, allow_mismatch=a.allow_mismatch):
-            print(f"warning: {w}", file=sys.stderr)
+        fits_config(bars, S, a.replay or sample_path(), a.allow_mismatch)
         man = check_compat(md, S.ml.features, public_key=public_key(S))
         cut = oos_start(bars.index, man, md)
         if a.start == "cutoff" and cut >= len(bars) - 1:

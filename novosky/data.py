@@ -16,8 +16,8 @@ __all__ = ['COLS', 'FORMATS', 'UTC_OFFSET_LIMIT', 'TF_SECONDS', 'SPIKE_FACTOR', 
            'RANGE_PIPS_PER_HOUR', 'DataError', 'DataWarning', 'DataReport', 'check_utc_offset', 'utc_offset_arg',
            'parse_dukascopy_time', 'parse_mt5_time', 'detect_format', 'read_mt5', 'read_dukascopy', 'read_generic',
            'timeframe_label', 'bar_seconds', 'infer_timeframe', 'price_spikes', 'validate', 'read_ohlcv', 'load',
-           'sample_path', 'sample', 'to_mt5_csv', 'check_against_config', 'synthetic_ohlcv', 'tune_allocator', 'IsOos',
-           'split_is_oos', 'is_oos', 'main']
+           'sample_path', 'sample', 'to_mt5_csv', 'check_against_config', 'add_data_args', 'fits_config',
+           'synthetic_ohlcv', 'tune_allocator', 'IsOos', 'split_is_oos', 'is_oos', 'main']
 
 # %% ../nbs/01_data.ipynb #cbd782c3
 COLS = ["open", "high", "low", "close", "volume"]
@@ -639,6 +639,20 @@ def check_against_config(bars, timeframe: str, spec, path="<data>", symbol="", a
         raise DataError(f"{path}: does not fit config.json ({symbol + ' ' if symbol else ''}{timeframe}): " + "; ".join(out)
                         + "; pass --allow-mismatch to use it anyway")
     return out
+
+# %% ../nbs/01_data.ipynb #49d144bc
+def add_data_args(ap):
+    "The data-file options every command shares: `--utc-offset` (checked) and `--allow-mismatch`."
+    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time), -14..+14")
+    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
+                    "config.json's timeframe and symbol (refused by default, with the reason)")
+    return ap
+
+def fits_config(bars, S, path, allow_mismatch=False, warn=None):
+    "`check_against_config` against `S` (Settings); with `allow_mismatch` each reason goes to `warn` (stderr by default)."
+    warn = warn or (lambda w: print(f"warning: {w}", file=sys.stderr))
+    for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, path, S.config.symbol, allow_mismatch=allow_mismatch): warn(w)
+    return bars
 
 # %% ../nbs/01_data.ipynb #18848a07
 def _session_mult(hour):

@@ -438,13 +438,8 @@ def check_requires(models_dir, model, man=None):
 
 def verify_artifact(models_dir, rel, man) -> Path:
     "The path of an artifact whose sha256 matches the manifest, else `ModelIntegrityError` (a check; loaders use `read_verified`)."
-    p = Path(models_dir) / rel
-    want = next((a[rel] for m in man.get("models", {}).values() for a in [m["artifacts"]] if rel in a), None)
-    if want is None: raise ModelIntegrityError(f"{p}: not listed in {MANIFEST}; refusing to load an artifact the manifest does not vouch for")
-    if not p.is_file(): raise ModelIntegrityError(f"{p}: listed in {MANIFEST} but missing")
-    got = sha256_file(p)
-    if got != want: raise ModelIntegrityError(f"{p}: sha256 {got[:16]}… differs from the manifest's {want[:16]}…; refusing to load it")
-    return p
+    read_verified(models_dir, rel, man)
+    return Path(models_dir) / rel
 
 # %% ../nbs/03_models.ipynb #f61bdf06
 class NoOutOfSampleError(ValueError):

@@ -8,7 +8,7 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from .config import load_all, ConfigError
-from .data import load, sample_path, DataError, tune_allocator, split_is_oos, utc_offset_arg, check_against_config
+from .data import load, sample_path, DataError, tune_allocator, split_is_oos, add_data_args, fits_config
 from .news import load_calendar, calendar_coverage, coverage_note
 from .features import compute_features, FeatureContext, FeatureError
 from .labels import make_labels, LabelParams
@@ -59,8 +59,7 @@ def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset
     models_dir = Path(models_dir or S.path(S.config.paths.models_dir))
     key = signing_key(sign_key) if sign_key else None            # a wrong key fails now, not after the training
     bars = load(data or sample_path(), utc_offset_hours=utc_offset_hours, warn=False)
-    for w in check_against_config(bars, S.config.timeframe, S.symbol_spec, data or sample_path(), S.config.symbol, allow_mismatch=allow_mismatch):
-        log(f"warning: {w}")
+    fits_config(bars, S, data or sample_path(), allow_mismatch, warn=lambda w: log(f"warning: {w}"))
     t0 = time.perf_counter()
     F = compute_features(bars, FeatureContext.from_config(S))
     L = make_labels(bars, LabelParams.from_config(S))
@@ -102,10 +101,8 @@ def main(argv=None):
     ap.add_argument("--models-dir", help="where to write models (default: config.json paths.models_dir)")
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)} (always run in that order)")
     ap.add_argument("--config", help="config.json to use (its folder must hold ml_config.json and config/brokers.json)")
-    ap.add_argument("--utc-offset", type=utc_offset_arg, default=0.0, help="hours the file's clock is ahead of UTC (MT5 server time)")
+    add_data_args(ap)
     ap.add_argument("--sign-key", metavar="KEYFILE", help="sign the new set with this Ed25519 private key (python -m novosky.models keygen) before it is swapped in")
-    ap.add_argument("--allow-mismatch", action="store_true", help="use a data file whose timeframe or price scale does not fit "
-                    "config.json's timeframe and symbol (refused by default, with the reason)")
     a = ap.parse_args(argv)
     tune_allocator()
     try:
