@@ -19,6 +19,7 @@ from .sltp import entry_rows
 from .engine import Engine, EngineState, Bar, Order, Position, position_state
 from .brokers import PaperBroker, OpenPosition, ClosedTrade
 from .backtest import load_chain, Chain, news_notes, SMALL_TRADES, public_key
+from .baselines import buy_and_hold
 from .store import SqliteStore, open_store, StoreMixin, StoreError
 
 # %% auto #0
@@ -543,6 +544,11 @@ def drain_store(store, timeout=10.0) -> int:
     store.close()
     return left
 
+def _spread(bars, S) -> np.ndarray:
+    "Spread in price units per bar (the file's spread column in points, else the broker's typical spread)."
+    spec = S.symbol_spec
+    return (bars["spread"].to_numpy(np.float64) * 10.0 ** -spec.digits if "spread" in bars else np.full(len(bars), spec.spread_pips * spec.pip_size))
+
 def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="the replay") -> str:
     "The replay's outcome split at the models' cutoff, each part named in plain words."
     tr, init, n = res["trades"], S.config.backtest.initial_equity, len(bars)
@@ -557,10 +563,13 @@ def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="t
         part = tr[(tr.entry_i >= lo) & (tr.entry_i < hi)] if len(tr) else tr
         pnl = float(part.pnl.sum()) if len(part) else 0.0
         trades = int(part.group.nunique()) if len(part) else 0
+        bh = buy_and_hold(bars.open.to_numpy(), bars.close.to_numpy(), _spread(bars, S), S.symbol_spec, S.config, bal, lo, hi)
         L.append(f"  {label}: {bars.index[lo]} .. {bars.index[hi - 1]}: {trades} trades ({len(part)} fills), P/L {pnl:+.2f}, "
-                 f"return {pnl / bal * 100:+.2f}% on {bal:.2f}" + (f" — small sample (< {SMALL_TRADES} trades): can be luck" if trades < SMALL_TRADES else ""))
+                 f"return {pnl / bal * 100:+.2f}% on {bal:.2f}; buy and hold over the same bars {bh['return_pct']:+.2f}% (1x notional, "
+                 f"after costs)" + (f" — small sample (< {SMALL_TRADES} trades): can be luck" if trades < SMALL_TRADES else ""))
         bal += pnl
     L.append(f"  balance {res['balance']:.2f} (started {init:.2f}); models {chain.sources}")
+    L.append("  random entries with the same trade count, holding times and costs: python -m novosky.backtest on the same file")
     for k, why in chain.off.items(): L.append(f"  {k} model switched off at training: {why}")
     for note in news_notes(bars.index[start:], S): L.append(f"  note: {note}")
     return "\n".join(L)
