@@ -8,148 +8,21 @@ import json, math, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
-import talib
 from .config import load_all, Settings
 from .data import load, split_is_oos, DataError, tune_allocator, sample_path
 from .features import compute_features, FeatureContext
 from .labels import NONE, BUY, SELL
-from .models import check_compat, read_manifest, Predictor, SOURCES, training_cutoff, oos_start, NoOutOfSampleError, load_set
-from .signal import SignalPredictor, SignalOutput
-from .position import PositionPredictor, state_row
-from .sltp import SltpPredictor, entry_rows
-from .engine import Engine, Bar, position_state, RISK_MIN, RISK_MAX, RISK_FEATURES
+from .models import check_compat, read_manifest, SOURCES, training_cutoff, oos_start, NoOutOfSampleError
+from .engine import Engine, Bar
 from .brokers import PaperBroker
+from .chain import RiskPredictor, Chain, load_chain, public_key, Prepared, prepare, fill_sltp, USER_ERRORS
+from .driver import Driver, HistoricalFeed, BatchSignals, news_notes, SMALL_TRADES
 from .baselines import random_entries, buy_and_hold, periods_per_year, percentile_of
 from .news import load_calendar, coverage_note
 
 # %% auto #0
-__all__ = ['SMALL_TRADES', 'WINDOWS', 'RiskPredictor', 'Chain', 'load_chain', 'public_key', 'Prepared', 'prepare', 'fill_sltp',
-           'Result', 'run', 'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines', 'plot_equity',
-           'window_bounds', 'backtest', 'news_notes', 'report', 'summary_json', 'main']
-
-# %% ../nbs/11_backtest.ipynb #565b1973
-class RiskPredictor:
-    "The saved risk model: expected R of the coming trades -> a risk multiplier, always within [0.10, 1.25]."
-    def __init__(self, models_dir, features=None, sources=SOURCES, threads=1, manifest=None):
-        man = manifest or check_compat(models_dir, features)
-        if "risk" not in man.get("models", {}): raise FileNotFoundError(f"no risk model recorded in {models_dir}; train it first")
-        from novosky.models import check_requires
-        check_requires(models_dir, "risk", man)
-        self.meta = man["models"]["risk"]["meta"]
-        self.predictor = Predictor(models_dir, "risk", features, sources, threads, manifest=man)
-        self.source = self.predictor.source
-    def multiplier(self, risk_features) -> float:
-        r = float(self.predictor.predict(np.asarray(risk_features, np.float32)[None, :])[0])
-        return float(np.clip(1.0 + self.meta.get("gain", 1.0) * r, RISK_MIN, RISK_MAX))
-
-@dataclass
-class Chain:
-    "The predictors found in a models directory (None where a model is not trained yet or is switched off)."
-    signal: object = None
-    position: object = None
-    sltp: object = None
-    risk: object = None
-    off: dict = field(default_factory=dict)      # trained but switched off at training: model -> the recorded reason
-    @property
-    def sources(self):
-        "Which link serves each model ('off' for a model switched off at training, None for one not trained)."
-        return {k: ("off" if k in self.off else getattr(getattr(self, k), "source", None)) for k in ("signal", "position", "sltp", "risk")}
-
-def load_chain(models_dir, features, cfg=None, sources=SOURCES, threads=1, require_signal=True, public_key=None) -> Chain:
-    "Load every trained model in `models_dir` through the compatibility gate (signal required unless told otherwise);\n"\
-    "a model whose training switched it off (it did not beat its baseline) is left out, with its reason in `off`.\n"\
-    "The whole set is verified first (every artifact once, the signature when `public_key` is configured)."
-    man = load_set(models_dir, features, public_key=public_key)
-    have = man.get("models", {})
-    if require_signal and "signal" not in have: raise FileNotFoundError(f"no signal model in {models_dir}: train one first (python -m novosky.train)")
-    off = {k: have[k]["meta"].get("reason", "switched off at training") for k in ("position", "sltp", "risk")
-           if k in have and not have[k].get("meta", {}).get("enabled", True)}
-    on = lambda k: k in have and k not in off
-    return Chain(SignalPredictor(models_dir, features, 0.0, sources, threads, manifest=man) if "signal" in have else None,
-                 PositionPredictor(models_dir, features, sources, threads, manifest=man) if on("position") else None,
-                 SltpPredictor(models_dir, features, cfg, sources, threads, manifest=man) if on("sltp") else None,
-                 RiskPredictor(models_dir, features, sources, threads, man) if on("risk") else None, off)
-
-def public_key(S: Settings):
-    "The configured model-set public key (`paths.models_public_key`), or None (then `NOVOSKY_MODELS_PUBKEY`, if set)."
-    return S.path(S.config.paths.models_public_key) if S.config.paths.models_public_key else None
-
-# %% ../nbs/11_backtest.ipynb #ec636225
-@dataclass
-class Prepared:
-    "Per-bar arrays the walk reads: prices, costs, features, signal, SL/TP and blackout."
-    bars: pd.DataFrame
-    X: np.ndarray
-    t: np.ndarray
-    close_t: np.ndarray
-    o: np.ndarray
-    h: np.ndarray
-    l: np.ndarray
-    c: np.ndarray
-    spread: np.ndarray
-    atr: np.ndarray
-    vote: np.ndarray
-    confidence: np.ndarray
-    agreement: np.ndarray
-    blackout: np.ndarray
-    vol_regime: np.ndarray
-    sl: np.ndarray
-    tp: np.ndarray
-    market_ok: np.ndarray = None    # spread, session and news gates pass: only these bars can open a trade
-    entry_ok: np.ndarray = None     # ... and the signal's confidence and agreement gates too (fast path)
-    complete: np.ndarray = None     # the signal's confidence/agreement are exact here (else only the NONE vote is)
-    signal: object = None           # the SignalPredictor, to complete rows on demand
-    def ensure(self, i, chunk=256):
-        "Make the signal exact at bar i (and the next `chunk` bars) — the position model reads it at open positions."
-        if self.complete[i] or self.signal is None: return
-        j = np.arange(i, min(i + chunk, len(self.c)))
-        j = j[~self.complete[j] & np.isfinite(self.X[j]).all(axis=1)]
-        if len(j):
-            s = self.signal.predict(self.X[j])
-            self.vote[j], self.confidence[j], self.agreement[j] = s.vote, s.confidence, s.agreement
-        self.complete[i: i + chunk] = True
-
-def prepare(bars: pd.DataFrame, chain: Chain, S: Settings, F: pd.DataFrame | None = None, fast=True) -> Prepared:
-    "Features, signal votes and SL/TP distances for every bar, in batch (all causal).\n\n"\
-    "`fast`: ask the signal ensemble only where the market gates (spread, session, news) let an entry through, and its\n"\
-    "third member only where the first two do not both vote NONE; the walk completes rows it needs on demand."
-    F = F if F is not None else compute_features(bars, FeatureContext.from_config(S), dtype=np.float32)
-    X = F.to_numpy(np.float32)
-    n = len(bars)
-    spec = S.symbol_spec
-    o, h, l, c = (bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
-    spread = bars["spread"].to_numpy(np.float64) * 10.0 ** -spec.digits if "spread" in bars else np.full(n, spec.spread_pips * spec.pip_size)
-    atr = talib.ATR(h, l, c, S.ml.labels.atr_period)
-    t = np.asarray(bars.index.as_unit("ns").asi8, np.int64)
-    bar_ns = int(np.median(np.diff(t[: min(n, 1000)]))) if n > 1 else 3_600_000_000_000
-    col = {name: j for j, name in enumerate(F.columns)}
-    blackout = np.nan_to_num(X[:, col["news_blackout"]]) > 0.5
-    ready = np.isfinite(X).all(axis=1) & np.isfinite(atr)
-    market_ok = Engine(S.config, spec).market_gate_mask(spread, t + bar_ns, blackout) if fast else np.ones(n, bool)
-    vote = np.zeros(n, np.int8); conf = np.zeros(n); agr = np.zeros(n, np.int8)
-    complete = ~ready.copy()
-    rows = ready & market_ok
-    if chain.signal is not None and rows.any():
-        if fast:
-            s, full = chain.signal.predict_cascade(X[rows], prune_below=S.config.filters.min_confidence)
-            complete[np.flatnonzero(rows)[full]] = True
-        else:
-            s = chain.signal.predict(X[rows]); complete[rows] = True
-        vote[rows], conf[rows], agr[rows] = s.vote, s.confidence, s.agreement
-    if chain.signal is None: complete[:] = True
-    entry_ok = market_ok & (Engine(S.config, spec).signal_gate_mask(conf, agr) if fast else True)
-    sl = np.full(n, S.ml.labels.sl_atr); tp = np.full(n, S.ml.labels.tp_atr)
-    fill_sltp(sl, tp, X, np.where(entry_ok, vote, NONE), conf, agr, chain)
-    return Prepared(bars, X, t, t + bar_ns, o, h, l, c, spread, atr, vote, conf, agr, blackout,
-                    np.nan_to_num(X[:, col["atr_ratio_7_28"]], nan=1.0), sl, tp, market_ok=market_ok, entry_ok=entry_ok,
-                    complete=complete, signal=chain.signal)
-
-def fill_sltp(sl, tp, X, vote, conf, agr, chain):
-    "SL/TP model distances (ATR multiples) for every bar with a BUY/SELL vote, in the vote's direction."
-    idx = np.flatnonzero(vote != NONE)
-    if chain.sltp is not None and len(idx):
-        s, t = chain.sltp.predict(entry_rows(X[idx], np.where(vote[idx] == BUY, 1, -1), conf[idx], agr[idx]))
-        sl[idx], tp[idx] = s, t
+__all__ = ['WINDOWS', 'Result', 'run', 'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines',
+           'plot_equity', 'window_bounds', 'backtest', 'report', 'summary_json', 'main']
 
 # %% ../nbs/11_backtest.ipynb #30e1aae3
 @dataclass
@@ -166,65 +39,29 @@ class Result:
     start: int = 0           # first bar of the walk (equity[k] is bar start + k)
 
 def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=False, initial_equity=None, skip_idle=True) -> Result:
-    "Walk bars [start, stop) through the Engine and the PaperBroker (`skip_idle`: jump over bars where a flat engine has no signal)."
-    cfg, spec = S.config, S.symbol_spec
+    "Walk bars [start, stop) with the `Driver` over the precompute and a `PaperBroker` (`skip_idle`: jump over bars where a\n"\
+    "flat engine has no signal)."
+    cfg = S.config
     stop = len(prep.c) if stop is None else stop
-    P = prep
-    pos_fn = None
-    if chain.position is not None:
-        def pos_fn(p, bar):
-            st = state_row(p.direction, *position_state(p, bar, S.ml.labels.sl_atr), bar.vote, bar.agreement, bar.confidence)
-            return chain.position.predict_proba(np.concatenate([P.X[bar.i], st.astype(np.float32)])[None, :], [bar.t])[0]
-    def sltp_fn(bar, d):
-        return P.sl[bar.i], P.tp[bar.i]
-    risk_fn = (lambda f: chain.risk.multiplier(f)) if chain.risk is not None else None
-    eng = Engine(cfg, spec, sltp=sltp_fn, position=pos_fn, risk=risk_fn, default_sltp=(S.ml.labels.sl_atr, S.ml.labels.tp_atr),
-                 initial_equity=initial_equity if initial_equity is not None else cfg.backtest.initial_equity)
-    brk = PaperBroker(spec, cfg.execution, eng.state.equity)
-    equity = np.empty(stop - start); exposed = 0
-    ready = np.isfinite(P.atr)
-    active = np.flatnonzero((P.vote != NONE) & ready & P.entry_ok)    # bars where a flat engine can open a trade
+    init = initial_equity if initial_equity is not None else cfg.backtest.initial_equity
+    feed = HistoricalFeed(prep.bars, S.symbol_spec, start)
+    drv = Driver(S, chain, PaperBroker(S.symbol_spec, cfg.execution, init), BatchSignals(prep), keep_events=True, initial_equity=init)
+    equity = np.empty(stop - start)
     bar_ = None
     if progress:
         from tqdm.auto import tqdm
         bar_ = tqdm(total=stop - start, desc="backtest", unit="bar", mininterval=0.5)
     t0 = time.perf_counter()
-    i = start
-    while i < stop:
-        if skip_idle and not brk.positions and not brk.queue:
-            # flat, nothing queued, no signal: on_bar would change nothing but the day counters, which it updates on
-            # the next bar it sees — so jump to the next signal bar (equivalence is tested below)
-            k = int(np.searchsorted(active, i))
-            j = int(active[k]) if k < len(active) else stop
-            if j > i:
-                j = min(j, stop)
-                equity[i - start: j - start] = brk.balance
-                if bar_: bar_.update(j - i)
-                i = j
-                if i >= stop: break
-        for ev in brk.open_bar(i, int(P.t[i]), P.o[i], P.h[i], P.l[i], P.c[i], P.spread[i]):
-            if ev[0] == "fill": eng.on_fill(ev[1], ev[2], i, ev[3], ev[4])
-            elif ev[0] == "close": eng.on_close(ev[1], ev[2], i, brk.balance)
-            else: eng.on_reject(ev[1], i, ev[2])
-        eq = brk.mark(P.c[i], P.spread[i])
-        equity[i - start] = eq
-        if brk.positions: exposed += 1
-        if ready[i]:
-            if not P.complete[i]: P.ensure(i)
-            bar = Bar(i, int(P.t[i]), int(P.close_t[i]), P.h[i], P.l[i], P.c[i], P.spread[i], P.atr[i], int(P.vote[i]),
-                      float(P.confidence[i]), int(P.agreement[i]), bool(P.blackout[i]), float(P.vol_regime[i]))
-            orders = eng.on_bar(bar, eq)
-            if orders and i + 1 < stop: brk.submit(orders)
-        if bar_: bar_.update(1)
-        i += 1
+    exposed = drv.replay(feed, stop, skip_idle=skip_idle, equity=equity, progress=bar_)
     if bar_: bar_.close()
-    last = stop - 1
-    for ev in brk.close_all(last, int(P.t[last]), P.c[last], P.spread[last]):
-        eng.on_close(ev[1], ev[2], last, brk.balance)
-    equity[-1] = brk.balance
+    last = feed.quote(stop - 1)
+    drv.dispatch(drv.broker.close_all(last), last)
+    equity[-1] = drv.broker.balance
     secs = time.perf_counter() - t0
-    eq = pd.Series(equity, index=pd.DatetimeIndex(P.t[start:stop].astype("datetime64[ns]")).tz_localize("UTC"), name="equity")
-    return Result(brk.trades_frame(), eq, eng.events, exposed / max(1, stop - start), chain.sources, stop - start, secs, eng.state, start)
+    eq = pd.Series(equity, index=pd.DatetimeIndex(prep.t[start:stop].astype("datetime64[ns]")).tz_localize("UTC"), name="equity")
+    return Result(drv.broker.trades_frame(), eq, drv.engine.events, exposed / max(1, stop - start), chain.sources, stop - start, secs,
+                  drv.engine.state, start)
+
 
 # %% ../nbs/11_backtest.ipynb #354ca619
 def group_trades(trades: pd.DataFrame, vpu: float) -> pd.DataFrame:
@@ -236,8 +73,6 @@ def group_trades(trades: pd.DataFrame, vpu: float) -> pd.DataFrame:
     g["r"] = np.where(g.risk > 0, g.pnl / g.risk, 0.0)
     g["bars"] = g.exit_i - g.entry_i + 1
     return g
-
-SMALL_TRADES = 30        # fewer trades than this: the figures are flagged as a small sample
 
 def metrics(res: Result, S: Settings, init=None, lo=None, hi=None) -> dict:
     "The backtest's figures over its window (or over bars [lo, hi) of it, trades by entry bar, equity from `init`)."
@@ -366,12 +201,6 @@ def backtest(bars, S: Settings | None = None, models_dir=None, window="all", pro
     if baselines: out |= compare_baselines(prep, res, S, start, stop, m["net_profit"])
     return out
 
-def news_notes(index, S: Settings) -> list:
-    "A plain sentence when the bars fall outside the news calendar's coverage (features and gate are off there)."
-    try: cal = load_calendar(S.path(S.config.paths.news_calendar) if S.config.paths.news_calendar else None)
-    except Exception as e: return [f"news calendar could not be read ({e}): news features and gate are off"]
-    note = coverage_note(cal, index)
-    return [note] if note else []
 
 # %% ../nbs/11_backtest.ipynb #8d9031ea
 def _figures(m: dict) -> str:
@@ -422,10 +251,7 @@ def summary_json(out: dict, S: Settings, data_path="") -> dict:
 def main(argv=None):
     "Backtest the model chain on an OHLCV file with the engine and the PaperBroker."
     import argparse
-    from novosky.config import ConfigError
     from novosky.data import add_data_args, fits_config
-    from novosky.models import ModelCompatibilityError, ModelIntegrityError, StaleModelError
-    from novosky.features import FeatureError
     ap = argparse.ArgumentParser(prog="python -m novosky.backtest", description=main.__doc__)
     ap.add_argument("--data", help="OHLCV file (MT5 export, Dukascopy-style, CSV/Parquet); default: the bundled EURUSD sample")
     ap.add_argument("--models-dir", help="trained models (default: config.json paths.models_dir)")
@@ -449,7 +275,7 @@ def main(argv=None):
         for f in (a.json, a.plot, a.trades):
             if f: Path(f).resolve().parent.mkdir(parents=True, exist_ok=True)
         out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path)
-    except (ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, ValueError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr); return 1
     m = out["metrics"]
     print(report(out, S))

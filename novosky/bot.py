@@ -4,69 +4,27 @@
 
 # %% ../nbs/14_bot.ipynb #e35e3096
 from __future__ import annotations
-import json, logging, logging.handlers, os, signal, sys, time
-from dataclasses import asdict
+import json, logging, os, signal, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
-import talib
 from .config import load_all, Settings, ConfigError
 from .data import load, sample_path, DataError, tune_allocator, add_data_args, fits_config
-from .features import BarWindow, latest_row, FeatureContext, FeatureError, WARMUP, LOOKBACK
-from .labels import NONE, BUY
+from .features import FeatureError
 from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError
-from .position import state_row
-from .sltp import entry_rows
-from .engine import Engine, EngineState, Bar, Order, Position, position_state
-from .brokers import PaperBroker, OpenPosition, ClosedTrade
-from .backtest import load_chain, Chain, news_notes, SMALL_TRADES, public_key
+from .engine import EngineState
+from .ports import Quote, spread_prices
+from .brokers import PaperBroker
+from .chain import load_chain, Chain, prepare, public_key, USER_ERRORS
+from .driver import Driver, HistoricalFeed, BatchSignals, LiveSignals, JsonLines, Readable, make_logger, log_event, news_notes, SMALL_TRADES
 from .baselines import buy_and_hold
 from .store import SqliteStore, open_store, StoreMixin, StoreError
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['JsonLines', 'Readable', 'make_logger', 'log_event', 'paper_to_dict', 'paper_from_dict', 'StateFile',
-           'check_replay_state', 'build_engine', 'decide', 'engine_step', 'Buffered', 'Bot', 'check_mt5_state',
-           'Mt5Bot', 'BotControl', 'drain_store', 'replay_summary', 'main']
-
-# %% ../nbs/14_bot.ipynb #0e342031
-class JsonLines(logging.Formatter):
-    def format(self, r):
-        d = {"time": pd.Timestamp(r.created, unit="s", tz="UTC").isoformat(), "level": r.levelname, "event": r.getMessage()}
-        d.update(getattr(r, "fields", {}) or {})
-        return json.dumps(d, default=str)
-
-class Readable(logging.Formatter):
-    "Console lines: the event, then its fields as key=value."
-    def format(self, r):
-        base = super().format(r)
-        f = getattr(r, "fields", None) or {}
-        return base + ("".join(f" {k}={v}" for k, v in f.items()) if f else "")
-
-def make_logger(path=None, console=True, name="novosky.bot") -> logging.Logger:
-    "A logger writing JSON lines to `path` (rotating, 5 x 10 MB) and plain lines to stderr."
-    lg = logging.getLogger(name); lg.handlers.clear(); lg.setLevel(logging.INFO); lg.propagate = False
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        h = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5); h.setFormatter(JsonLines()); lg.addHandler(h)
-    if console:
-        c = logging.StreamHandler(sys.stderr)
-        c.setFormatter(Readable("%(asctime)s %(levelname)s %(message)s")); c.setLevel(logging.WARNING); lg.addHandler(c)
-    return lg
-
-def log_event(lg, event, level=logging.INFO, **fields):
-    lg.log(level, event, extra={"fields": fields})
+__all__ = ['StateFile', 'check_replay_state', 'Buffered', 'Bot', 'check_mt5_state', 'LiveBot', 'Mt5Bot', 'BotControl',
+           'drain_store', 'replay_summary', 'main']
 
 # %% ../nbs/14_bot.ipynb #e2130369
-def paper_to_dict(b: PaperBroker) -> dict:
-    return {"balance": b.balance, "last_time": b._last_time, "positions": [asdict(p) for p in b.positions],
-            "queue": [asdict(o) for o in b.queue], "trades": [asdict(t) for t in b.trades]}
-
-def paper_from_dict(b: PaperBroker, d: dict) -> PaperBroker:
-    b.balance, b._last_time = d["balance"], d["last_time"]
-    b.positions = [OpenPosition(**p) for p in d["positions"]]
-    b.queue = [Order(**o) for o in d["queue"]]
-    b.trades = [ClosedTrade(**t) for t in d["trades"]]
-    return b
-
 def _no_constants(name): raise ValueError(f"{name} is not a finite number")
 
 class StateFile:
@@ -119,213 +77,108 @@ def check_replay_state(d: dict, n_bars: int, symbol: str, first_bar: int) -> lis
         if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0): p.append(f"engine.{k} {v!r} is not a finite amount >= 0")
     b = d["broker"]
     if not (isinstance(b.get("balance"), (int, float)) and np.isfinite(b["balance"])): p.append(f"broker.balance {b.get('balance')!r} is not a finite amount")
-    try: paper_from_dict(PaperBroker.__new__(PaperBroker), b)
+    try: PaperBroker.__new__(PaperBroker).from_dict(b)
     except Exception as e: p.append(f"'broker' is not a paper account ({type(e).__name__}: {e})")
     if not p and any(q["entry_i"] >= d["next_i"] for q in b["positions"]):
         p.append("an open position was entered at or after 'next_i' (the state is from the future of its own counter)")
     return p
 
 # %% ../nbs/14_bot.ipynb #62b9a732
-def build_engine(S: Settings, chain: Chain, holder) -> Engine:
-    "The Engine with the chain's models as callables; `holder._x` is the current bar's float32 feature row."
-    pos_fn = sltp_fn = None
-    if chain.position is not None:
-        def pos_fn(p, bar):
-            st = state_row(p.direction, *position_state(p, bar, S.ml.labels.sl_atr), bar.vote, bar.agreement, bar.confidence)
-            return chain.position.predict_proba(np.concatenate([holder._x, st.astype(np.float32)])[None, :])[0]
-    if chain.sltp is not None:
-        def sltp_fn(bar, d):
-            s, t_ = chain.sltp.predict(entry_rows(holder._x[None, :], [d], [bar.confidence], [bar.agreement]))
-            return float(s[0]), float(t_[0])
-    risk_fn = (lambda f: chain.risk.multiplier(f)) if chain.risk is not None else None
-    return Engine(S.config, S.symbol_spec, sltp=sltp_fn, position=pos_fn, risk=risk_fn, default_sltp=(S.ml.labels.sl_atr, S.ml.labels.tp_atr))
-
-def decide(bot, i, window: BarWindow, t_ns: int, bar_ns: int, h, l, c, spread, eq, balance=None, submit=None) -> list:
-    "Features of the newest bar from the window, the signal, then `engine_step`. `bot` holds engine/chain/ctx."
-    bot._t_decided = None                                    # set when the engine has decided (for the latency figure)
-    if len(window) < WARMUP + 1: return []
-    x = latest_row(window, bot.ctx, bar_ns // 1_000_000_000)
-    _, _, wh, wl, wc, _ = window.arrays()
-    atr = talib.ATR(wh[-LOOKBACK:], wl[-LOOKBACK:], wc[-LOOKBACK:], bot.S.ml.labels.atr_period)[-1]
-    if not (np.isfinite(x).all() and np.isfinite(atr)): return []
-    bot._x = x.astype(np.float32)
-    vote, conf, agr = NONE, 0.0, 0
-    if bot.chain.signal is not None:
-        s = bot.chain.signal.predict(bot._x[None, :])
-        vote, conf, agr = int(s.vote[0]), float(s.confidence[0]), int(s.agreement[0])
-    f = bot._fidx
-    bar = Bar(i, int(t_ns), int(t_ns) + bar_ns, h, l, c, spread, float(atr), vote, conf, agr,
-              bool(x[f["news_blackout"]] > 0.5), float(x[f["atr_ratio_7_28"]]))
-    return engine_step(bot, bar, eq, balance, submit)
-
-def engine_step(bot, bar: Bar, eq, balance=None, submit=None) -> list:
-    "The engine's decision for `bar`: its orders handed to `submit` first, then its events logged and stored and its orders\n"\
-    "recorded — the order path never waits on a store."
-    eng = bot.engine
-    n0 = len(eng.events)
-    orders = eng.on_bar(bar, eq)
-    if orders and submit is not None: submit(orders)
-    bot._t_decided = time.perf_counter()                     # orders are with the broker: what follows is logging and the store
-    new_events, eng.events = eng.events[n0:], []            # logged and stored, not kept in memory
-    i = bar.i
-    market = str(pd.Timestamp(int(bar.close_time), tz="UTC"))   # the bar's market time (a replay runs in the past)
-    for e in new_events:
-        lvl = logging.WARNING if e["event"] == "breaker" else logging.INFO
-        log_event(bot.log, e["event"], lvl, reason=e["reason"], bar=i, market_time=market)
-        if bot.store: bot.store.save_event(bar.close_time, logging.getLevelName(lvl), e["event"], reason=e["reason"], bar=i)
-        if bot.notifier and e["event"] == "breaker": bot.notifier.breaker(f"{e['reason']} (bar closing {market})")
-    if bot.store:
-        for o in orders: bot.store.save_order(o, time=bar.close_time, status="sent", position_id=o.position_id)
-        bot.store.upsert("equity", [{"time": int(bar.close_time), "balance": float(eq if balance is None else balance), "equity": float(eq)}])
-    return orders
-
 class Buffered(StoreMixin):
-    "Holds store writes and hands them to the real store in one transaction per table on `flush()` (fast replay)."
+    "Holds store writes and hands them to the real store in one batch (one transaction where the store has them) on `flush()`."
     def __init__(self, inner): self.inner, self.buf = inner, {}
     def upsert(self, table, rows): self.buf.setdefault(table, []).extend(rows)
     def flush(self):
         buf, self.buf = self.buf, {}
-        if not buf: return
-        if isinstance(self.inner, SqliteStore):            # rows are records already: one transaction for all tables
-            with self.inner.lock, self.inner.con:
-                for t, rows in buf.items(): self.inner._upsert(t, rows)
-        else:
-            for t, rows in buf.items(): self.inner.upsert(t, rows)
+        if buf: self.inner.upsert_many(buf)
     def rows(self, table): self.flush(); return self.inner.rows(table)
     def close(self): self.flush(); self.inner.close()
 
-# %% ../nbs/14_bot.ipynb #e950469e
+# %% ../nbs/14_bot.ipynb #9b3f4f41
 class Bot:
-    "Engine + feed + broker, one closed bar at a time, with persistence and a clean shutdown."
+    "The replay bot: the `Driver` over a replayed feed and the PaperBroker, with persistence and a clean shutdown."
     def __init__(self, S: Settings, chain: Chain, bars: pd.DataFrame, state_path=None, log_path=None, speed=0.0, heartbeat_s=30.0,
                  store=None, fast=False, save_every=None, start_i=0):
         self.S, self.chain, self.bars = S, chain, bars
         self.fast = fast                                       # replay from batch-precomputed features and signals
         self.save_every = save_every or (500 if fast else 1)  # bars between state saves (a restart redoes at most these)
         self.store = Buffered(store) if (store is not None and self.save_every > 1) else store
-        self._prep = None
-        self.spec = S.symbol_spec
-        self.ctx = FeatureContext.from_config(S)
         self.log = make_logger(log_path)
         self.state = StateFile(state_path) if state_path else None
         self.speed, self.heartbeat_s = speed, heartbeat_s
         self._stop = False
-        t = bars.index.as_unit("ns").asi8
-        self.t = t
-        self.bar_ns = int(np.median(np.diff(t[: min(len(t), 1000)]))) if len(t) > 1 else 3_600_000_000_000
-        self.o, self.h, self.l, self.c = (bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
-        self.v = bars["volume"].to_numpy(np.float64) if "volume" in bars else np.zeros(len(bars))
-        self.sp = (bars["spread"].to_numpy(np.float64) * 10.0 ** -self.spec.digits if "spread" in bars
-                   else np.full(len(bars), self.spec.spread_pips * self.spec.pip_size))
-        self.engine = build_engine(S, chain, self)
-        self._fidx = {n: j for j, n in enumerate(self.ctx.features)}
-        self.notifier, self.control = None, None
-        self._t_decided = 0.0
-        self.broker = PaperBroker(self.spec, S.config.execution, self.engine.state.equity)
-        self.start_i = self.next_i = int(start_i)           # bars before start_i only warm up the features
-        self.latencies = []
+        self.start_i = int(start_i)                           # bars before start_i only warm up the features
+        self.feed = HistoricalFeed(bars, S.symbol_spec, start_i)
+        self.broker = PaperBroker(S.symbol_spec, S.config.execution, S.config.backtest.initial_equity)
+        self.signals = BatchSignals(None) if fast else LiveSignals(S, chain)
+        self.driver = Driver(S, chain, self.broker, self.signals, store=self.store, log=self.log)
 
-    # -- persistence ----------------------------------------------------------------------------------------------
-    def restore(self):
-        d = self.state.load(lambda d: check_replay_state(d, len(self.bars), self.S.config.symbol, int(self.t[0]))) if self.state else None
-        if not d: return False
-        self.engine.state = EngineState.from_json(json.dumps(d["engine"]))
-        paper_from_dict(self.broker, d["broker"])
-        self.next_i = d["next_i"]
-        log_event(self.log, "restart", resumed_at=self.next_i, equity=self.engine.state.equity)
-        return True
+    engine = property(lambda self: self.driver.engine)
+    next_i = property(lambda self: self.feed.next_i)
+    latencies = property(lambda self: self.driver.latencies)
+    control = property(lambda self: self.driver.control, lambda self, v: setattr(self.driver, "control", v))
+    notifier = property(lambda self: self.driver.notifier, lambda self, v: setattr(self.driver, "notifier", v))
 
-    def _store_lag(self) -> float:
-        "Seconds the remote store is behind (0 for a local one): reported apart from the order latency."
-        inner = getattr(self.store, "inner", self.store)
-        return inner.lag() if hasattr(inner, "lag") else 0.0
+# %% ../nbs/14_bot.ipynb #441bae41
+@patch
+def restore(self: Bot):
+    d = self.state.load(lambda d: check_replay_state(d, len(self.bars), self.S.config.symbol, int(self.feed.t[0]))) if self.state else None
+    if not d: return False
+    self.engine.state = EngineState.from_json(json.dumps(d["engine"]))
+    self.broker.from_dict(d["broker"])
+    self.feed.next_i = d["next_i"]
+    log_event(self.log, "restart", resumed_at=self.next_i, equity=self.engine.state.equity)
+    return True
 
-    def save(self):
-        if isinstance(self.store, Buffered): self.store.flush()    # records first, then the state that points past them
-        if self.state:
-            self.state.save({"symbol": self.S.config.symbol, "first_bar": int(self.t[0]), "next_i": self.next_i,
-                             "engine": json.loads(self.engine.state.to_json()), "broker": paper_to_dict(self.broker)})
+@patch
+def _store_lag(self: Bot) -> float:
+    "Seconds the remote store is behind (0 for a local one): reported apart from the order latency."
+    inner = getattr(self.store, "inner", self.store)
+    return inner.lag() if hasattr(inner, "lag") else 0.0
 
-    # -- one bar --------------------------------------------------------------------------------------------------
-    def _dispatch(self, events, i):
-        st, t = self.store, int(self.t[i])
-        for ev in events:
-            if ev[0] == "fill":
-                self.engine.on_fill(ev[1], ev[2], i, ev[3], ev[4]); log_event(self.log, "fill", position_id=ev[1].position_id, price=ev[2], sl=ev[3], tp=ev[4])
-                if st: st.save_order(ev[1], time=t, status="filled", sl=ev[3], tp=ev[4], position_id=ev[1].position_id)
-            elif ev[0] == "close":
-                self.engine.on_close(ev[1], ev[2], i, self.broker.balance); log_event(self.log, "close", position_id=ev[1], pnl=ev[2], reason=ev[3])
-                if st: st.save_trade(next(x for x in reversed(self.broker.trades) if x.id == ev[1]))
-                if self.control: self.control.record_close(t, ev[2])
-                if self.notifier: self.notifier.trade_closed({"id": ev[1], "symbol": self.S.config.symbol, "pnl": ev[2], "reason": ev[3]})
-            else:
-                self.engine.on_reject(ev[1], i, ev[2]); log_event(self.log, "reject", logging.WARNING, position_id=ev[1].position_id, reason=ev[2])
-                if st: st.save_order(ev[1], time=t, status="rejected", reason=ev[2], position_id=ev[1].position_id)
+@patch
+def save(self: Bot):
+    if isinstance(self.store, Buffered): self.store.flush()    # records first, then the state that points past them
+    if self.state:
+        self.state.save({"symbol": self.S.config.symbol, "first_bar": int(self.feed.t[0]), "next_i": self.next_i,
+                         "engine": json.loads(self.engine.state.to_json()), "broker": self.broker.to_dict()})
 
-    def step(self, i, window: BarWindow):
-        "Process closed bar i (the window already holds it)."
-        self._dispatch(self.broker.open_bar(i, int(self.t[i]), self.o[i], self.h[i], self.l[i], self.c[i], self.sp[i]), i)
-        eq = self.broker.mark(self.c[i], self.sp[i])
-        if self.control:
-            ops = self.control.apply(Bar(i, int(self.t[i]), int(self.t[i]) + self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], 0.0))
-            if ops and i + 1 < len(self.bars): self.broker.submit(ops)
-            self.control.refresh(eq, self.broker.balance, self.bars.index[i])
-        t0 = time.perf_counter()
-        submit = self.broker.submit if i + 1 < len(self.bars) else None       # the last bar's orders have no next open
-        if self.fast:
-            P = self._prep
-            if not P.ready[i]: return
-            self._x = P.X[i]
-            bar = Bar(i, int(self.t[i]), int(self.t[i]) + self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], float(P.atr[i]),
-                      int(P.vote[i]), float(P.confidence[i]), int(P.agreement[i]), bool(P.blackout[i]), float(P.vol_regime[i]))
-            orders = engine_step(self, bar, eq, self.broker.balance, submit)
-        else:
-            orders = decide(self, i, window, int(self.t[i]), self.bar_ns, self.h[i], self.l[i], self.c[i], self.sp[i], eq, self.broker.balance, submit)
-        if self._t_decided is not None: self.latencies.append(self._t_decided - t0)
-
-    def run(self, max_bars=None, progress=False) -> dict:
-        "Replay the bars from where the saved state left off; returns a summary."
-        self.restore()
-        self.already_finished = self.next_i >= len(self.bars)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try: signal.signal(sig, lambda *_: setattr(self, "_stop", True))
-            except ValueError: pass                     # not in the main thread (tests)
-        n = len(self.bars)
-        stop = n if max_bars is None else min(n, self.next_i + max_bars)
-        window = BarWindow.from_frame(self.bars.iloc[max(0, self.next_i - LOOKBACK): self.next_i]) if self.next_i else BarWindow()
-        if self.fast and self._prep is None:
-            from novosky.backtest import prepare
-            self._prep = prepare(self.bars, self.chain, self.S, fast=False)
-            self._prep.ready = np.isfinite(self._prep.X).all(axis=1) & np.isfinite(self._prep.atr)
-        log_event(self.log, "start", first=self.next_i, last=stop - 1, equity=self.engine.state.equity, sources=str(self.chain.sources))
-        it = range(self.next_i, stop)
-        pbar = None
-        if progress:
-            from tqdm.auto import tqdm
-            pbar = tqdm(total=stop - self.next_i, desc="bot replay", unit="bar", mininterval=0.5)
-        last_beat = time.monotonic()
-        for i in it:
-            if self._stop: break
-            if not self.fast: window.append(int(self.t[i]), self.o[i], self.h[i], self.l[i], self.c[i], self.v[i])
-            self.step(i, window)
-            self.next_i = i + 1
-            if self.next_i % self.save_every == 0: self.save()
-            if pbar: pbar.update(1)
-            if time.monotonic() - last_beat >= self.heartbeat_s:
-                last_beat = time.monotonic()
-                log_event(self.log, "heartbeat", bar=i, equity=self.broker.mark(self.c[i], self.sp[i]), open_positions=len(self.broker.positions),
-                          store_lag_s=round(self._store_lag(), 3))
-            if self.speed > 0: time.sleep(self.bar_ns / 1e9 / self.speed)
-        if pbar: pbar.close()
+@patch
+def run(self: Bot, max_bars=None, progress=False) -> dict:
+    "Replay the bars from where the saved state left off; returns a summary."
+    self.restore()
+    n = len(self.bars)
+    self.already_finished = self.next_i >= n
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try: signal.signal(sig, lambda *_: setattr(self, "_stop", True))
+        except ValueError: pass                     # not in the main thread (tests)
+    stop = n if max_bars is None else min(n, self.next_i + max_bars)
+    if self.fast and self.signals.P is None: self.signals.P = prepare(self.bars, self.chain, self.S, fast=False)
+    self.signals.warm(self.feed.warmup())
+    log_event(self.log, "start", first=self.next_i, last=stop - 1, equity=self.engine.state.equity, sources=str(self.chain.sources))
+    pbar = None
+    if progress:
+        from tqdm.auto import tqdm
+        pbar = tqdm(total=stop - self.next_i, desc="bot replay", unit="bar", mininterval=0.5)
+    beat = [time.monotonic()]
+    def after(q: Quote, eq):
+        if (q.i + 1) % self.save_every == 0: self.save()
+        if time.monotonic() - beat[0] >= self.heartbeat_s:
+            beat[0] = time.monotonic()
+            log_event(self.log, "heartbeat", bar=q.i, equity=eq, open_positions=len(self.broker.open), store_lag_s=round(self._store_lag(), 3))
+        if self.speed > 0: time.sleep((q.close_time - q.time) / 1e9 / self.speed)
+        return not self._stop
+    if not self._stop: self.driver.replay(self.feed, stop, after=after, progress=pbar, horizon=n)
+    if pbar: pbar.close()
+    self.save()
+    finished = self.next_i >= n
+    if finished and self.broker.open:                       # end of the replay: close like the backtest does
+        last = self.feed.quote(n - 1)
+        self.driver.dispatch(self.broker.close_all(last), last)
         self.save()
-        finished = self.next_i >= n
-        if finished and self.broker.positions:                          # end of the replay: close like the backtest does
-            last = n - 1
-            self._dispatch(self.broker.close_all(last, int(self.t[last]), self.c[last], self.sp[last]), last)
-            self.save()
-        log_event(self.log, "stop", next_bar=self.next_i, finished=finished, equity=self.broker.balance)
-        return {"bars": self.next_i, "finished": finished, "trades": self.broker.trades_frame(), "balance": self.broker.balance,
-                "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i, "already_finished": self.already_finished}
+    log_event(self.log, "stop", next_bar=self.next_i, finished=finished, equity=self.broker.balance)
+    return {"bars": self.next_i, "finished": finished, "trades": self.broker.trades_frame(), "balance": self.broker.balance,
+            "latency_ms": np.array(self.latencies) * 1e3, "start_i": self.start_i, "already_finished": self.already_finished}
 
 # %% ../nbs/14_bot.ipynb #2a32a109
 def check_mt5_state(d: dict, symbol: str) -> list:
@@ -340,89 +193,47 @@ def check_mt5_state(d: dict, symbol: str) -> list:
           if not (isinstance(getattr(st, k, 0.0), (int, float)) and np.isfinite(getattr(st, k, 0.0)) and getattr(st, k, 0.0) >= 0)]
     return p
 
-class Mt5Bot:
-    "Engine + Mt5Broker: one decision per newly closed bar, reconciliation every cycle, persistence."
-    def __init__(self, S: Settings, chain: Chain, broker, state_path=None, log_path=None, store=None, notifier=None):
-        self.S, self.chain, self.broker, self.store, self.notifier = S, chain, broker, store, notifier
-        self.control = None
-        self.ctx = FeatureContext.from_config(S)
-        self._fidx = {n: j for j, n in enumerate(self.ctx.features)}
+class LiveBot:
+    "The `Driver` over a live feed and a broker, one decision per newly closed bar, state saved after each."
+    def __init__(self, S: Settings, chain: Chain, feed, broker, state_path=None, log_path=None, store=None, notifier=None):
+        self.S, self.chain, self.feed, self.broker, self.store = S, chain, feed, broker, store
+        self.paper = isinstance(broker, PaperBroker)
         self.log = make_logger(log_path)
         self.state = StateFile(state_path) if state_path else None
-        self.engine = build_engine(S, chain, self)
-        self._t_decided = 0.0
-        self.i, self.last_time = 0, None
-        self.latencies = []
+        self.signals = LiveSignals(S, chain)
+        self.driver = Driver(S, chain, broker, self.signals, store=store, notifier=notifier, log=self.log, reconcile=not self.paper)
         d = self.state.load(lambda d: check_mt5_state(d, S.config.symbol)) if self.state else None
         if d:
             self.engine.state = EngineState.from_json(json.dumps(d["engine"]))
-            self.i, self.last_time = d["i"], d["last_time"]
+            self.feed.next_i, self.feed.last_time = d["i"], d["last_time"]
+            if self.paper and "broker" in d: broker.from_dict(d["broker"])
             log_event(self.log, "restart", bar=self.i)
             if notifier: notifier.restart(f"resumed at bar {self.i}")
+        self.signals.warm(feed.warmup())
+
+    engine = property(lambda self: self.driver.engine)
+    i = property(lambda self: self.feed.next_i)
+    last_time = property(lambda self: self.feed.last_time)
+    latencies = property(lambda self: self.driver.latencies)
+    control = property(lambda self: self.driver.control, lambda self, v: setattr(self.driver, "control", v))
 
     def save(self):
         if self.state: self.state.save({"symbol": self.S.config.symbol, "i": self.i, "last_time": self.last_time,
-                                        "engine": json.loads(self.engine.state.to_json())})
+                                        "engine": json.loads(self.engine.state.to_json()),
+                                        **({"broker": self.broker.to_dict()} if self.paper else {})})
 
-    def _dispatch(self, events, t):
-        for ev in events:
-            if ev[0] == "fill":
-                self.engine.on_fill(ev[1], ev[2], self.i, ev[3], ev[4])
-                log_event(self.log, "fill", position_id=ev[1].position_id, price=ev[2])
-                if self.store: self.store.save_order(ev[1], time=t, status="filled", sl=ev[3], tp=ev[4], position_id=ev[1].position_id)
-                if self.notifier and ev[1].kind == "open":
-                    self.notifier.trade_opened({"id": ev[1].position_id, "symbol": self.S.config.symbol, "direction": ev[1].direction,
-                                                "lots": ev[1].lots, "entry_price": ev[2], "sl": ev[3], "tp": ev[4]})
-            elif ev[0] == "close":
-                bal = self.broker.account()[0]
-                self.engine.on_close(ev[1], ev[2], self.i, bal)
-                log_event(self.log, "close", position_id=ev[1], pnl=ev[2], reason=ev[3])
-                if self.store: self.store.save_event(t, "INFO", "close", position_id=ev[1], pnl=ev[2], reason=ev[3])
-                if self.notifier: self.notifier.trade_closed({"id": ev[1], "symbol": self.S.config.symbol, "pnl": ev[2], "reason": ev[3]})
-                if self.control: self.control.record_close(t, ev[2])
-            elif ev[0] == "reject":
-                self.engine.on_reject(ev[1], self.i, ev[2])
-                log_event(self.log, "reject", logging.WARNING, position_id=ev[1].position_id, reason=ev[2])
-                if self.store: self.store.save_order(ev[1], time=t, status="rejected", reason=ev[2], position_id=ev[1].position_id)
+    def cycle(self) -> bool:
+        "Poll once; if a new bar closed, process it and save. Returns True when a bar was processed."
+        done = self.driver.cycle(self.feed)
+        if done: self.save()
+        return done
 
-    def reconcile(self, t):
-        "Adopt the broker's truth: engine positions the broker no longer has were closed there (stop/target/manual)."
-        live = {p["position_id"] for p in self.broker.positions()}
-        for p in list(self.engine.state.positions):
-            if p.id not in live:
-                log_event(self.log, "reconcile", logging.WARNING, position_id=p.id, note="closed at the broker; reading its deals")
-                self._dispatch(self.broker.sync(only={p.id}), t)
-                if any(q.id == p.id for q in self.engine.state.positions):     # no deal found: drop it, say so
-                    self.engine.state.positions = [q for q in self.engine.state.positions if q.id != p.id]
-                    log_event(self.log, "reconcile", logging.ERROR, position_id=p.id, note="no closing deal found; removed from the engine")
-
-    def cycle(self, count=LOOKBACK) -> bool:
-        "Poll once; if a new bar closed, process it. Returns True when a bar was processed."
-        bars = self.broker.closed_bars(count)
-        if not len(bars): return False
-        t_last = int(bars.index[-1].value)
-        if self.last_time is not None and t_last <= self.last_time: return False
-        t0 = time.perf_counter()
-        self._dispatch(self.broker.sync(), t_last)
-        self.reconcile(t_last)
-        bal, eq = self.broker.account()
-        win = BarWindow.from_frame(bars)
-        r = bars.iloc[-1]
-        spec = self.S.symbol_spec
-        spread = float(r["spread"]) * 10.0 ** -spec.digits if "spread" in bars else spec.spread_pips * spec.pip_size
-        bar_ns = int(np.median(np.diff(bars.index.as_unit("ns").asi8[-50:]))) if len(bars) > 2 else 3_600_000_000_000
-        if self.control:
-            ops = self.control.apply(Bar(self.i, t_last, t_last + bar_ns, float(r.high), float(r.low), float(r.close), spread, 0.0))
-            if ops: self._dispatch(self.broker.submit(ops), t_last + bar_ns)
-            self.control.refresh(eq, bal, bars.index[-1])
-        sent = []
-        decide(self, self.i, win, t_last, bar_ns, float(r.high), float(r.low), float(r.close), spread, eq, bal,
-               submit=lambda o: sent.extend(self.broker.submit(o)))
-        if self._t_decided is not None: self.latencies.append(self._t_decided - t0)   # poll, sync, reconcile, features, models, engine, submit
-        if sent: self._dispatch(sent, t_last + bar_ns)
-        self.i += 1; self.last_time = t_last
-        self.save()
-        return True
+class Mt5Bot(LiveBot):
+    "`LiveBot` over an `Mt5Broker` connection: trading through it, or (`paper=True`) paper trading on its live quotes."
+    def __init__(self, S: Settings, chain: Chain, mt5broker, state_path=None, log_path=None, store=None, notifier=None, paper=False):
+        from novosky.mt5 import Mt5Feed
+        broker = PaperBroker(S.symbol_spec, S.config.execution, S.config.backtest.initial_equity) if paper else mt5broker
+        super().__init__(S, chain, Mt5Feed(mt5broker), broker, state_path, log_path, store, notifier)
 
 # %% ../nbs/14_bot.ipynb #072a3e3e
 import threading, collections
@@ -444,17 +255,17 @@ class BotControl:
         self._positions = [{"id": p.id, "direction": p.direction, "lots": p.lots, "symbol": self.bot.S.config.symbol,
                             "entry_price": p.entry_price, "sl": p.sl, "tp": p.tp} for p in st.positions]
     def record_close(self, t_ns, pnl): self.closes.append((int(t_ns), float(pnl)))
-    def apply(self, bar_stub):
-        "Carry out queued commands; returns the orders they produced."
-        with self._lock: q, self._queue = self._queue, []
-        eng, out = self.bot.engine, []
-        for cmd, arg in q:
+    def apply(self, eng, q):
+        "Carry out queued commands on engine `eng` at bar `q`; returns the orders they produced."
+        with self._lock: cmds, self._queue = self._queue, []
+        out = []
+        for cmd, arg in cmds:
             if cmd == "pause": eng.state.paused = True
             elif cmd == "resume": eng.state.paused = False
             elif cmd == "risk": eng.state.risk_pct_override = float(arg)
             elif cmd == "close":
                 groups = sorted({p.group for p in eng.state.positions}) if arg == "all" else [arg]
-                for g in groups: out += eng._close_group(bar_stub, g, "closed by the operator (/close)")
+                for g in groups: out += eng.close_group(q, g, "closed by the operator (/close)")
             log_event(self.bot.log, "operator", command=cmd, arg=arg)
         return out
     # -- called by the router (Telegram thread) ----------------------------------------------------------------------
@@ -489,7 +300,7 @@ class BotControl:
 def _telegram(S, log_path):
     "(notifier, (TelegramBot, BotControl) or None) from config.json telegram + the token in the environment."
     from novosky.telegram import ConsoleNotifier, TelegramNotifier, TelegramBot, CommandRouter
-    if not S.config.telegram.enabled: return (ConsoleNotifier() if S.config.mode == "mt5" else None), None
+    if not S.config.telegram.enabled: return (ConsoleNotifier() if S.config.mode != "paper" else None), None
     from novosky.config import secret
     token = secret("telegram_token", root=S.root, required=True)
     control = BotControl(None, log_path)
@@ -508,7 +319,10 @@ def _import_mt5(cfg):
                                 "(Linux); neither is installed. Use mode 'paper' to replay.") from None
     return MetaTrader5(host=cfg.mt5.host or "127.0.0.1", port=cfg.mt5.port)
 
-def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
+
+# %% ../nbs/14_bot.ipynb #bffd72d4
+def _run_live(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
+    "Modes `mt5` and `mt5-paper`: the live loop until SIGINT/SIGTERM."
     from novosky.config import secret
     from novosky.mt5 import Mt5Broker
     from novosky.news import load_calendar, require_live_coverage
@@ -516,10 +330,10 @@ def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
     # live trading with the news gate on needs a calendar that covers today: refuse to start rather than trade blind
     require_live_coverage(load_calendar(S.path(c.paths.news_calendar) if c.paths.news_calendar else None), pd.Timestamp.now(tz="UTC"),
                           c.filters.news_blackout_min)
-    broker = Mt5Broker(_import_mt5(c), c.symbol, S.symbol_spec, c.mt5.magic, login=c.mt5.login or None,
-                       password=secret("mt5_password", root=S.root), server=c.mt5.server or None, path=c.mt5.terminal_path or None,
-                       timeframe=c.timeframe).connect()
-    bot = Mt5Bot(S, chain, broker, state, runs / "bot.log", store, notifier)
+    conn = Mt5Broker(_import_mt5(c), c.symbol, S.symbol_spec, c.mt5.magic, login=c.mt5.login or None,
+                     password=secret("mt5_password", root=S.root), server=c.mt5.server or None, path=c.mt5.terminal_path or None,
+                     timeframe=c.timeframe).connect()
+    bot = Mt5Bot(S, chain, conn, state, runs / "bot.log", store, notifier, paper=c.mode == "mt5-paper")
     if tg: bot.control = tg[1]; tg[1].bot = bot; tg[0].start(wait=False)
     stop = []
     for sig in (signal.SIGINT, signal.SIGTERM): signal.signal(sig, lambda *_: stop.append(1))
@@ -527,13 +341,14 @@ def _run_mt5(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
     while not stop:
         if not bot.cycle(): time.sleep(poll_s)
         if time.monotonic() - beat > 30:
-            beat = time.monotonic(); log_event(bot.log, "heartbeat", bar=bot.i, equity=broker.account()[1])
+            beat = time.monotonic(); log_event(bot.log, "heartbeat", bar=bot.i, equity=bot.broker.account()[1])
     bot.save()
     left = drain_store(store, getattr(a, "drain_timeout", 10.0))
     if tg: tg[0].stop()
     print(f"stopped after bar {bot.i}; state {state}")
     return 2 if left else 0
 
+# %% ../nbs/14_bot.ipynb #b13ae300
 def drain_store(store, timeout=10.0) -> int:
     "At shutdown: give the remote store up to `timeout` s to receive the outbox, close, and say plainly what is left."
     left = 0
@@ -544,11 +359,8 @@ def drain_store(store, timeout=10.0) -> int:
     store.close()
     return left
 
-def _spread(bars, S) -> np.ndarray:
-    "Spread in price units per bar (the file's spread column in points, else the broker's typical spread)."
-    spec = S.symbol_spec
-    return (bars["spread"].to_numpy(np.float64) * 10.0 ** -spec.digits if "spread" in bars else np.full(len(bars), spec.spread_pips * spec.pip_size))
 
+# %% ../nbs/14_bot.ipynb #8fed3455
 def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="the replay") -> str:
     "The replay's outcome split at the models' cutoff, each part named in plain words."
     tr, init, n = res["trades"], S.config.backtest.initial_equity, len(bars)
@@ -563,7 +375,7 @@ def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="t
         part = tr[(tr.entry_i >= lo) & (tr.entry_i < hi)] if len(tr) else tr
         pnl = float(part.pnl.sum()) if len(part) else 0.0
         trades = int(part.group.nunique()) if len(part) else 0
-        bh = buy_and_hold(bars.open.to_numpy(), bars.close.to_numpy(), _spread(bars, S), S.symbol_spec, S.config, bal, lo, hi)
+        bh = buy_and_hold(bars.open.to_numpy(), bars.close.to_numpy(), spread_prices(bars, S.symbol_spec), S.symbol_spec, S.config, bal, lo, hi)
         L.append(f"  {label}: {bars.index[lo]} .. {bars.index[hi - 1]}: {trades} trades ({len(part)} fills), P/L {pnl:+.2f}, "
                  f"return {pnl / bal * 100:+.2f}% on {bal:.2f}; buy and hold over the same bars {bh['return_pct']:+.2f}% (1x notional, "
                  f"after costs)" + (f" — small sample (< {SMALL_TRADES} trades): can be luck" if trades < SMALL_TRADES else ""))
@@ -574,11 +386,14 @@ def replay_summary(res: dict, bars, cut: int, S: Settings, chain: Chain, name="t
     for note in news_notes(bars.index[start:], S): L.append(f"  note: {note}")
     return "\n".join(L)
 
+
+# %% ../nbs/14_bot.ipynb #22d3c6ae
 def main(argv=None):
     "Run the trading bot: by default a replay of the bundled EURUSD sample through the PaperBroker with the committed models."
     import argparse
     ap = argparse.ArgumentParser(prog="python -m novosky.bot", description=main.__doc__ + " With config.json mode 'mt5' it trades "
-                                 "through MetaTrader 5 (password from NOVOSKY_MT5_PASSWORD); telegram.enabled adds the command bot.")
+                                 "through MetaTrader 5 (password from NOVOSKY_MT5_PASSWORD); mode 'mt5-paper' paper-trades on live MT5 "
+                                 "quotes; telegram.enabled adds the command bot.")
     ap.add_argument("--config", help="config.json (its folder must hold ml_config.json and config/brokers.json)")
     ap.add_argument("--replay", help="OHLCV file to replay (default: the bundled EURUSD sample)")
     add_data_args(ap)
@@ -599,19 +414,18 @@ def main(argv=None):
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     tune_allocator()
-    from novosky.news import CalendarError
     try:
         S = load_all(config=a.config) if a.config else load_all()
         from novosky.models import SOURCES
         md = a.models_dir or S.path(S.config.paths.models_dir)
         chain = load_chain(md, S.ml.features, S.config, sources=("onnx",) if a.onnx else S.ml.serving.sources, public_key=public_key(S))
         runs = S.path(S.config.paths.runs_dir)
-        state = Path(a.state) if a.state else runs / ("bot_state.json" if S.config.mode == "paper" else "mt5_state.json")
+        state = Path(a.state) if a.state else runs / {"paper": "bot_state.json", "mt5": "mt5_state.json"}.get(S.config.mode, f"{S.config.mode}_state.json")
         if a.fresh and state.exists(): state.unlink()
         store = SqliteStore(a.store) if a.store else open_store(S, check=True, background=True)
         notifier, tg = _telegram(S, runs / "bot.log")
-        if S.config.mode == "mt5":
-            return _run_mt5(S, chain, state, runs, store, notifier, tg, a)
+        if S.config.mode in ("mt5", "mt5-paper"):
+            return _run_live(S, chain, state, runs, store, notifier, tg, a)
         bars = load(a.replay or sample_path(), utc_offset_hours=a.utc_offset, warn=False)
         fits_config(bars, S, a.replay or sample_path(), a.allow_mismatch)
         man = check_compat(md, S.ml.features, public_key=public_key(S))
@@ -627,7 +441,7 @@ def main(argv=None):
         res = bot.run(a.max_bars, progress=not a.no_progress)
         left = drain_store(store, a.drain_timeout)
         if tg: tg[0].stop()
-    except (StoreError, CalendarError, ConfigError, DataError, FeatureError, ModelCompatibilityError, ModelIntegrityError, StaleModelError, FileNotFoundError, KeyError, ValueError) as e:
+    except (StoreError, KeyError) + USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr); return 1
     print(replay_summary(res, bars, cut, S, chain, a.replay or "the bundled sample"))
     if res.get("already_finished"):

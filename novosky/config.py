@@ -218,7 +218,7 @@ TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 @dataclass(frozen=True)
 class Config:
     "The runtime config (`config.json`)."
-    mode: str = choice("paper", "mt5")
+    mode: str = choice("paper", "mt5", "mt5-paper")   # replay a file | trade through MT5 | paper-trade on live MT5 quotes
     broker: str
     symbol: str
     timeframe: str = choice(*TIMEFRAMES)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, asdict
 import numpy as np, pandas as pd
 from .config import Config, SymbolSpec, load_all
 from .labels import NONE, BUY, SELL
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SESSION_HOURS', 'RISK_MIN', 'RISK_MAX', 'RISK_FEATURES', 'Bar', 'Order', 'Position', 'EngineState', 'size_position',
@@ -35,6 +36,7 @@ class Bar:
     agreement: int = 0
     news_blackout: bool = False
     vol_regime: float = 1.0
+    x: np.ndarray | None = None   # the bar's float32 feature row (the SL/TP and position models read it)
 
 @dataclass
 class Order:
@@ -115,7 +117,7 @@ def size_position(equity, risk_pct, mult, stop_dist, spec: SymbolSpec, max_sl_lo
         stop_dist = new
     return lots, stop_dist, note
 
-# %% ../nbs/09_engine.ipynb #b09f226c
+# %% ../nbs/09_engine.ipynb #f7932fe9
 def _day(ns): return int(ns // 86_400_000_000_000)       # UTC day number
 def _hour(ns): return int((ns // 3_600_000_000_000) % 24)
 
@@ -142,192 +144,220 @@ class Engine:
     def _event(self, bar, kind, reason, **kw):
         self.events.append({"i": bar.i, "time": bar.close_time, "event": kind, "reason": reason, **kw})
 
-    # -- broker callbacks ------------------------------------------------------------------------------------------
-    def on_fill(self, order: Order, price: float, i: int, sl: float, tp: float):
-        "The broker filled an open/add order at `price` on bar `i`, with absolute stop/target prices."
-        st = self.state
-        st.pending = [o for o in st.pending if o["position_id"] != order.position_id]
-        if order.kind == "open":
-            st.positions.append(Position(order.position_id, order.position_id, order.direction, order.lots, price, i, sl, tp,
-                                         order.sl_dist, order.atr))
-        else:
-            parent = next((p for p in st.positions if p.id == order.parent), None)
-            if parent is None: return
-            parent.adds += 1
-            st.positions.append(Position(order.position_id, parent.group, order.direction, order.lots, price, i, sl, tp,
-                                         parent.risk_dist, parent.atr))
+# %% ../nbs/09_engine.ipynb #f6e0385d
+@patch
+def on_fill(self: Engine, order: Order, price: float, i: int, sl: float, tp: float):
+    "The broker filled an open/add order at `price` on bar `i`, with absolute stop/target prices."
+    st = self.state
+    st.pending = [o for o in st.pending if o["position_id"] != order.position_id]
+    if order.kind == "open":
+        st.positions.append(Position(order.position_id, order.position_id, order.direction, order.lots, price, i, sl, tp,
+                                     order.sl_dist, order.atr))
+    else:
+        parent = next((p for p in st.positions if p.id == order.parent), None)
+        if parent is None: return
+        parent.adds += 1
+        st.positions.append(Position(order.position_id, parent.group, order.direction, order.lots, price, i, sl, tp,
+                                     parent.risk_dist, parent.atr))
 
-    def on_reject(self, order: Order, i: int, reason: str):
-        "The broker refused an order (no money, invalid volume…): forget it and record why."
-        self.state.pending = [o for o in self.state.pending if o["position_id"] != order.position_id]
-        self.events.append({"i": i, "time": None, "event": "rejected", "reason": reason, "position_id": order.position_id})
+@patch
+def on_reject(self: Engine, order: Order, i: int, reason: str):
+    "The broker refused an order (no money, invalid volume…): forget it and record why."
+    self.state.pending = [o for o in self.state.pending if o["position_id"] != order.position_id]
+    self.events.append({"i": i, "time": None, "event": "rejected", "reason": reason, "position_id": order.position_id})
 
-    def on_close(self, position_id: int, pnl: float, i: int, balance: float):
-        "The broker closed a position (stop, target, exit order). Whole groups feed the breakers and the risk state."
-        st = self.state
-        p = next((q for q in st.positions if q.id == position_id), None)
-        if p is None: return
-        st.positions.remove(p)
-        st.pending = [o for o in st.pending if o["position_id"] != position_id]
-        g = next((x for x in st.group_pnl if x[0] == p.group), None)
-        if g is None: g = [p.group, 0.0, 0.0]; st.group_pnl.append(g)
-        g[1] += pnl; g[2] += p.lots * p.risk_dist * self.spec.value_per_price_unit
-        if any(q.group == p.group for q in st.positions): return           # the group is still partly open
-        st.group_pnl.remove(g)
-        st.recent_r = (st.recent_r + [g[1] / g[2] if g[2] > 0 else 0.0])[-20:]
-        st.recent_balance = (st.recent_balance + [balance])[-21:]
-        st.consecutive_losses = st.consecutive_losses + 1 if g[1] < 0 else 0
+@patch
+def on_partial(self: Engine, position_id: int, lots: float):
+    "The broker closed `lots` of a position: it stays open with fewer lots. The closed lots' risk counts toward the\n"\
+    "group; their P/L arrives with the position's close, which reports the whole position's net P/L."
+    st = self.state
+    p = next((q for q in st.positions if q.id == position_id), None)
+    if p is None: return
+    g = next((x for x in st.group_pnl if x[0] == p.group), None)
+    if g is None: g = [p.group, 0.0, 0.0]; st.group_pnl.append(g)
+    g[2] += lots * p.risk_dist * self.spec.value_per_price_unit
+    p.lots = round(p.lots - lots, 8)
 
-    # -- the bar ---------------------------------------------------------------------------------------------------
-    def on_bar(self, bar: Bar, equity: float) -> list:
-        "Decide at the close of `bar` given the account equity marked at that close; returns orders."
-        st, cfg = self.state, self.cfg
-        orders = []
-        day = _day(bar.close_time)
-        if day != st.day:
-            st.day, st.day_start_equity, st.trades_today, st.daily_stopped = day, equity, 0, False
-        st.equity = equity
-        if equity > st.peak_equity: st.peak_equity = equity
-        for p in st.positions:
-            fav = (bar.high - p.entry_price) if p.direction > 0 else (p.entry_price - (bar.low + bar.spread))
-            adv = (p.entry_price - bar.low) if p.direction > 0 else ((bar.high + bar.spread) - p.entry_price)
-            p.best, p.worst = max(p.best, fav), max(p.worst, adv)
-        # circuit breakers
-        dd = (st.peak_equity - equity) / st.peak_equity * 100 if st.peak_equity > 0 else 0.0
-        if not st.halted and dd >= cfg.breakers.max_drawdown_pct:
-            st.halted = True
-            self._event(bar, "breaker", f"max drawdown {dd:.2f}% >= {cfg.breakers.max_drawdown_pct}% from the equity peak: trading halted, positions closed")
-        if st.halted:
-            return self._close_all(bar, "halt: max drawdown breaker")
-        dl = (st.day_start_equity - equity) / st.day_start_equity * 100 if st.day_start_equity > 0 else 0.0
-        if not st.daily_stopped and dl >= cfg.breakers.daily_loss_pct:
-            st.daily_stopped = True
-            self._event(bar, "breaker", f"daily loss {dl:.2f}% >= {cfg.breakers.daily_loss_pct}%: no new entries until the next UTC day")
-        if st.consecutive_losses >= cfg.breakers.max_consecutive_losses:
-            st.cooldown_until = bar.i + cfg.breakers.cooldown_bars
-            self._event(bar, "breaker", f"{st.consecutive_losses} consecutive losses: cooldown for {cfg.breakers.cooldown_bars} bars")
-            st.consecutive_losses = 0
-        # open positions: the position model every position_eval_bars bars
-        closing = {o["position_id"] for o in st.pending if o["kind"] == "close"}
-        for p in [q for q in st.positions if q.id == q.group and q.id not in closing]:
-            held = bar.i - p.entry_i + 1
-            if self.position_model is None or held % cfg.positions.position_eval_bars: continue
-            probs = np.asarray(self.position_model(p, bar), float)
-            act = int(np.argmax(probs))
-            if act == 0: orders += self._close_group(bar, p.group, f"position model EXIT (p={probs[0]:.2f}) after {held} bars")
-            elif act == 2: orders += self._add(bar, p, probs[2])
-        if bar.vote in (BUY, SELL):
-            o = self._entry(bar)
-            if o is not None: orders.append(o)
-        return orders
+@patch
+def on_close(self: Engine, position_id: int, pnl: float, i: int, balance: float):
+    "The broker closed a position (stop, target, exit order). Whole groups feed the breakers and the risk state."
+    st = self.state
+    p = next((q for q in st.positions if q.id == position_id), None)
+    if p is None: return
+    st.positions.remove(p)
+    st.pending = [o for o in st.pending if o["position_id"] != position_id]
+    g = next((x for x in st.group_pnl if x[0] == p.group), None)
+    if g is None: g = [p.group, 0.0, 0.0]; st.group_pnl.append(g)
+    g[1] += pnl; g[2] += p.lots * p.risk_dist * self.spec.value_per_price_unit
+    if any(q.group == p.group for q in st.positions): return           # the group is still partly open
+    st.group_pnl.remove(g)
+    st.recent_r = (st.recent_r + [g[1] / g[2] if g[2] > 0 else 0.0])[-20:]
+    st.recent_balance = (st.recent_balance + [balance])[-21:]
+    st.consecutive_losses = st.consecutive_losses + 1 if g[1] < 0 else 0
 
-    def _gate(self, bar, add=False):
-        "The first gate an entry (or an add) fails, or None."
-        st, cfg, f = self.state, self.cfg, self.cfg.filters
-        if st.paused: return "paused by the operator (/resume to trade again)"
-        if st.halted: return "halted by the max drawdown breaker"
-        if st.daily_stopped: return "daily loss limit reached today"
-        if bar.i < st.cooldown_until: return f"cooldown after consecutive losses until bar {st.cooldown_until}"
-        if not add:
-            if bar.confidence < f.min_confidence: return f"confidence {bar.confidence:.3f} < min_confidence {f.min_confidence}"
-            if bar.agreement < f.min_agreement: return f"agreement {bar.agreement} < min_agreement {f.min_agreement}"
-        sp = bar.spread / self.spec.pip_size
-        if sp > f.max_spread_pips + 1e-9: return f"spread {sp:.1f} pips > max_spread_pips {f.max_spread_pips}"
-        if f.sessions and not add:
-            h = _hour(bar.close_time)
-            if not any(a <= h < b for a, b in (SESSION_HOURS[s] for s in f.sessions)): return f"hour {h:02d} UTC is outside the sessions {', '.join(f.sessions)}"
-        if bar.news_blackout: return f"news blackout ({f.news_blackout_min} min around a high-impact event)"
-        if not add:
-            groups = {p.group for p in st.positions} | {o["position_id"] for o in st.pending if o["kind"] == "open"}
-            if len(groups) >= cfg.positions.max_open: return f"{len(groups)} open position(s) >= max_open {cfg.positions.max_open}"
-            if st.trades_today >= cfg.positions.max_trades_per_day: return f"{st.trades_today} trades today >= max_trades_per_day {cfg.positions.max_trades_per_day}"
-        return None
+# %% ../nbs/09_engine.ipynb #03b803de
+@patch
+def on_bar(self: Engine, bar: Bar, equity: float) -> list:
+    "Decide at the close of `bar` given the account equity marked at that close; returns orders."
+    st, cfg = self.state, self.cfg
+    orders = []
+    day = _day(bar.close_time)
+    if day != st.day:
+        st.day, st.day_start_equity, st.trades_today, st.daily_stopped = day, equity, 0, False
+    st.equity = equity
+    if equity > st.peak_equity: st.peak_equity = equity
+    for p in st.positions:
+        fav = (bar.high - p.entry_price) if p.direction > 0 else (p.entry_price - (bar.low + bar.spread))
+        adv = (p.entry_price - bar.low) if p.direction > 0 else ((bar.high + bar.spread) - p.entry_price)
+        p.best, p.worst = max(p.best, fav), max(p.worst, adv)
+    # circuit breakers
+    dd = (st.peak_equity - equity) / st.peak_equity * 100 if st.peak_equity > 0 else 0.0
+    if not st.halted and dd >= cfg.breakers.max_drawdown_pct:
+        st.halted = True
+        self._event(bar, "breaker", f"max drawdown {dd:.2f}% >= {cfg.breakers.max_drawdown_pct}% from the equity peak: trading halted, positions closed")
+    if st.halted:
+        return self._close_all(bar, "halt: max drawdown breaker")
+    dl = (st.day_start_equity - equity) / st.day_start_equity * 100 if st.day_start_equity > 0 else 0.0
+    if not st.daily_stopped and dl >= cfg.breakers.daily_loss_pct:
+        st.daily_stopped = True
+        self._event(bar, "breaker", f"daily loss {dl:.2f}% >= {cfg.breakers.daily_loss_pct}%: no new entries until the next UTC day")
+    if st.consecutive_losses >= cfg.breakers.max_consecutive_losses:
+        st.cooldown_until = bar.i + cfg.breakers.cooldown_bars
+        self._event(bar, "breaker", f"{st.consecutive_losses} consecutive losses: cooldown for {cfg.breakers.cooldown_bars} bars")
+        st.consecutive_losses = 0
+    # open positions: the position model every position_eval_bars bars
+    closing = {o["position_id"] for o in st.pending if o["kind"] == "close"}
+    for p in [q for q in st.positions if q.id == q.group and q.id not in closing]:
+        held = bar.i - p.entry_i + 1
+        if self.position_model is None or held % cfg.positions.position_eval_bars: continue
+        probs = np.asarray(self.position_model(p, bar), float)
+        act = int(np.argmax(probs))
+        if act == 0: orders += self.close_group(bar, p.group, f"position model EXIT (p={probs[0]:.2f}) after {held} bars")
+        elif act == 2: orders += self._add(bar, p, probs[2])
+    if bar.vote in (BUY, SELL):
+        o = self._entry(bar)
+        if o is not None: orders.append(o)
+    return orders
 
-    def market_gate_mask(self, spread, close_t, blackout) -> np.ndarray:
-        "Vectorised: bars whose spread, session and news gates let an entry through (what `_gate` checks of the market)."
-        f = self.cfg.filters
-        ok = (np.asarray(spread) / self.spec.pip_size <= f.max_spread_pips + 1e-9) & ~np.asarray(blackout, bool)
-        if f.sessions:
-            h = (np.asarray(close_t, np.int64) // 3_600_000_000_000) % 24
-            ok &= np.any([(h >= a) & (h < b) for a, b in (SESSION_HOURS[s] for s in f.sessions)], axis=0)
-        return ok
+# %% ../nbs/09_engine.ipynb #00bdc54c
+@patch
+def _gate(self: Engine, bar, add=False):
+    "The first gate an entry (or an add) fails, or None."
+    st, cfg, f = self.state, self.cfg, self.cfg.filters
+    if st.paused: return "paused by the operator (/resume to trade again)"
+    if st.halted: return "halted by the max drawdown breaker"
+    if st.daily_stopped: return "daily loss limit reached today"
+    if bar.i < st.cooldown_until: return f"cooldown after consecutive losses until bar {st.cooldown_until}"
+    if not add:
+        if bar.confidence < f.min_confidence: return f"confidence {bar.confidence:.3f} < min_confidence {f.min_confidence}"
+        if bar.agreement < f.min_agreement: return f"agreement {bar.agreement} < min_agreement {f.min_agreement}"
+    sp = bar.spread / self.spec.pip_size
+    if sp > f.max_spread_pips + 1e-9: return f"spread {sp:.1f} pips > max_spread_pips {f.max_spread_pips}"
+    if f.sessions and not add:
+        h = _hour(bar.close_time)
+        if not any(a <= h < b for a, b in (SESSION_HOURS[s] for s in f.sessions)): return f"hour {h:02d} UTC is outside the sessions {', '.join(f.sessions)}"
+    if bar.news_blackout: return f"news blackout ({f.news_blackout_min} min around a high-impact event)"
+    if not add:
+        groups = {p.group for p in st.positions} | {o["position_id"] for o in st.pending if o["kind"] == "open"}
+        if len(groups) >= cfg.positions.max_open: return f"{len(groups)} open position(s) >= max_open {cfg.positions.max_open}"
+        if st.trades_today >= cfg.positions.max_trades_per_day: return f"{st.trades_today} trades today >= max_trades_per_day {cfg.positions.max_trades_per_day}"
+    return None
 
-    def signal_gate_mask(self, confidence, agreement) -> np.ndarray:
-        "Vectorised: bars whose signal passes the confidence and agreement gates (what `_gate` checks of the signal)."
-        f = self.cfg.filters
-        return (np.asarray(confidence) >= f.min_confidence) & (np.asarray(agreement) >= f.min_agreement)
+@patch
+def market_gate_mask(self: Engine, spread, close_t, blackout) -> np.ndarray:
+    "Vectorised: bars whose spread, session and news gates let an entry through (what `_gate` checks of the market)."
+    f = self.cfg.filters
+    ok = (np.asarray(spread) / self.spec.pip_size <= f.max_spread_pips + 1e-9) & ~np.asarray(blackout, bool)
+    if f.sessions:
+        h = (np.asarray(close_t, np.int64) // 3_600_000_000_000) % 24
+        ok &= np.any([(h >= a) & (h < b) for a, b in (SESSION_HOURS[s] for s in f.sessions)], axis=0)
+    return ok
 
-    @property
-    def risk_pct(self) -> float:
-        "Risk per trade in % of equity: the operator's override, else config.json."
-        return self.state.risk_pct_override or self.cfg.risk.risk_pct
+@patch
+def signal_gate_mask(self: Engine, confidence, agreement) -> np.ndarray:
+    "Vectorised: bars whose signal passes the confidence and agreement gates (what `_gate` checks of the signal)."
+    f = self.cfg.filters
+    return (np.asarray(confidence) >= f.min_confidence) & (np.asarray(agreement) >= f.min_agreement)
 
-    def risk_features(self, bar) -> np.ndarray:
-        "The risk model's inputs from the engine's own state (`RISK_FEATURES`)."
-        st, rr = self.state, self.state.recent_r
-        dd = (st.peak_equity - st.equity) / st.peak_equity * 100 if st.peak_equity > 0 else 0.0
-        rb = st.recent_balance
-        slope = (rb[-1] - rb[0]) / rb[-1] if len(rb) > 1 and rb[-1] > 0 else 0.0
-        return np.array([dd, float(np.mean([r > 0 for r in rr])) if rr else 0.5, float(np.mean(rr)) if rr else 0.0,
-                         st.consecutive_losses, slope, bar.vol_regime], float)
+@patch(as_prop=True)
+def risk_pct(self: Engine) -> float:
+    "Risk per trade in % of equity: the operator's override, else config.json."
+    return self.state.risk_pct_override or self.cfg.risk.risk_pct
 
-    def _risk_mult(self, bar):
-        if self.risk is None: return 1.0
-        return float(np.clip(self.risk(self.risk_features(bar)), RISK_MIN, RISK_MAX))
+@patch
+def risk_features(self: Engine, bar) -> np.ndarray:
+    "The risk model's inputs from the engine's own state (`RISK_FEATURES`)."
+    st, rr = self.state, self.state.recent_r
+    dd = (st.peak_equity - st.equity) / st.peak_equity * 100 if st.peak_equity > 0 else 0.0
+    rb = st.recent_balance
+    slope = (rb[-1] - rb[0]) / rb[-1] if len(rb) > 1 and rb[-1] > 0 else 0.0
+    return np.array([dd, float(np.mean([r > 0 for r in rr])) if rr else 0.5, float(np.mean(rr)) if rr else 0.0,
+                     st.consecutive_losses, slope, bar.vol_regime], float)
 
-    def _entry(self, bar):
-        st, cfg = self.state, self.cfg
-        side = "BUY" if bar.vote == BUY else "SELL"
-        why = self._gate(bar)
-        if why:
-            self._event(bar, "skip", f"{side} not taken: {why}"); return None
-        d = 1 if bar.vote == BUY else -1
-        sl_atr, tp_atr = self.sltp(bar, d) if self.sltp else self.default_sltp
-        b = cfg.sltp
-        sl_atr, tp_atr = float(np.clip(sl_atr, b.sl_atr_min, b.sl_atr_max)), float(np.clip(tp_atr, b.tp_atr_min, b.tp_atr_max))
-        mult = self._risk_mult(bar)
-        lots, stop, note = size_position(st.equity, self.risk_pct, mult, sl_atr * bar.atr, self.spec, cfg.risk.max_sl_loss_pct)
-        if lots <= 0:
-            self._event(bar, "skip", f"{side} not taken: {note}"); return None
-        pid = st.next_id; st.next_id += 1; st.trades_today += 1
-        reason = (f"{side} vote {bar.agreement}/3 conf {bar.confidence:.2f}; SL {sl_atr:.2f} ATR, TP {tp_atr:.2f} ATR; "
-                  f"risk x{mult:.2f} -> {lots} lots" + (f"; {note}" if note else ""))
-        o = Order("open", pid, d, lots, stop, tp_atr * bar.atr, atr=bar.atr, reason=reason, client_id=f"nsk-{pid}")
-        st.pending.append(asdict(o))
-        self._event(bar, "order", reason, position_id=pid, risk_features=self.risk_features(bar).tolist(), risk_mult=mult)
-        return o
+@patch
+def _risk_mult(self: Engine, bar):
+    if self.risk is None: return 1.0
+    return float(np.clip(self.risk(self.risk_features(bar)), RISK_MIN, RISK_MAX))
 
-    def _add(self, bar, p: Position, p_add):
-        st, cfg = self.state, self.cfg
-        n_adds = p.adds + sum(1 for o in st.pending if o["kind"] == "add" and o["parent"] == p.id)
-        if n_adds >= cfg.positions.max_adds:
-            self._event(bar, "skip", f"ADD to {p.id} not taken: {n_adds} add(s) >= max_adds {cfg.positions.max_adds}"); return []
-        why = self._gate(bar, add=True)
-        if why:
-            self._event(bar, "skip", f"ADD to {p.id} not taken: {why}"); return []
-        mark = bar.close + (bar.spread if p.direction > 0 else 0.0)           # an add buys at the ask / sells at the bid
-        stop = (mark - p.sl) * p.direction
-        if stop <= 0:
-            self._event(bar, "skip", f"ADD to {p.id} not taken: price is beyond the group's stop"); return []
-        lots, stop2, note = size_position(st.equity, self.risk_pct, self._risk_mult(bar), stop, self.spec, cfg.risk.max_sl_loss_pct)
-        if lots <= 0 or stop2 < stop - 1e-12:
-            self._event(bar, "skip", f"ADD to {p.id} not taken: {note or 'it would need a tighter stop than the group'}"); return []
-        pid = st.next_id; st.next_id += 1
-        reason = f"position model ADD (p={p_add:.2f}) to {p.id}: {lots} lots at the group's stop and target"
-        o = Order("add", pid, p.direction, lots, sl_price=p.sl, tp_price=p.tp, parent=p.id, atr=p.atr, reason=reason, client_id=f"nsk-{pid}")
-        st.pending.append(asdict(o))
-        self._event(bar, "order", reason, position_id=pid)
-        return [o]
+# %% ../nbs/09_engine.ipynb #e4724f9c
+@patch
+def _entry(self: Engine, bar):
+    st, cfg = self.state, self.cfg
+    side = "BUY" if bar.vote == BUY else "SELL"
+    why = self._gate(bar)
+    if why:
+        self._event(bar, "skip", f"{side} not taken: {why}"); return None
+    d = 1 if bar.vote == BUY else -1
+    sl_atr, tp_atr = self.sltp(bar, d) if self.sltp else self.default_sltp
+    b = cfg.sltp
+    sl_atr, tp_atr = float(np.clip(sl_atr, b.sl_atr_min, b.sl_atr_max)), float(np.clip(tp_atr, b.tp_atr_min, b.tp_atr_max))
+    mult = self._risk_mult(bar)
+    lots, stop, note = size_position(st.equity, self.risk_pct, mult, sl_atr * bar.atr, self.spec, cfg.risk.max_sl_loss_pct)
+    if lots <= 0:
+        self._event(bar, "skip", f"{side} not taken: {note}"); return None
+    pid = st.next_id; st.next_id += 1; st.trades_today += 1
+    reason = (f"{side} vote {bar.agreement}/3 conf {bar.confidence:.2f}; SL {sl_atr:.2f} ATR, TP {tp_atr:.2f} ATR; "
+              f"risk x{mult:.2f} -> {lots} lots" + (f"; {note}" if note else ""))
+    o = Order("open", pid, d, lots, stop, tp_atr * bar.atr, atr=bar.atr, reason=reason, client_id=f"nsk-{pid}")
+    st.pending.append(asdict(o))
+    self._event(bar, "order", reason, position_id=pid, risk_features=self.risk_features(bar).tolist(), risk_mult=mult)
+    return o
 
-    def _close_group(self, bar, group, reason):
-        st, out = self.state, []
-        for p in [q for q in st.positions if q.group == group]:
-            o = Order("close", p.id, -p.direction, p.lots, reason=reason, client_id=f"nsk-{p.id}-x")
-            st.pending.append(asdict(o)); out.append(o)
-        self._event(bar, "order", reason, position_id=group)
-        return out
+@patch
+def _add(self: Engine, bar, p: Position, p_add):
+    st, cfg = self.state, self.cfg
+    n_adds = p.adds + sum(1 for o in st.pending if o["kind"] == "add" and o["parent"] == p.id)
+    if n_adds >= cfg.positions.max_adds:
+        self._event(bar, "skip", f"ADD to {p.id} not taken: {n_adds} add(s) >= max_adds {cfg.positions.max_adds}"); return []
+    why = self._gate(bar, add=True)
+    if why:
+        self._event(bar, "skip", f"ADD to {p.id} not taken: {why}"); return []
+    mark = bar.close + (bar.spread if p.direction > 0 else 0.0)           # an add buys at the ask / sells at the bid
+    stop = (mark - p.sl) * p.direction
+    if stop <= 0:
+        self._event(bar, "skip", f"ADD to {p.id} not taken: price is beyond the group's stop"); return []
+    lots, stop2, note = size_position(st.equity, self.risk_pct, self._risk_mult(bar), stop, self.spec, cfg.risk.max_sl_loss_pct)
+    if lots <= 0 or stop2 < stop - 1e-12:
+        self._event(bar, "skip", f"ADD to {p.id} not taken: {note or 'it would need a tighter stop than the group'}"); return []
+    pid = st.next_id; st.next_id += 1
+    reason = f"position model ADD (p={p_add:.2f}) to {p.id}: {lots} lots at the group's stop and target"
+    o = Order("add", pid, p.direction, lots, sl_price=p.sl, tp_price=p.tp, parent=p.id, atr=p.atr, reason=reason, client_id=f"nsk-{pid}")
+    st.pending.append(asdict(o))
+    self._event(bar, "order", reason, position_id=pid)
+    return [o]
 
-    def _close_all(self, bar, reason):
-        closing = {o["position_id"] for o in self.state.pending if o["kind"] == "close"}
-        groups = sorted({p.group for p in self.state.positions if p.id not in closing})
-        return [o for g in groups for o in self._close_group(bar, g, reason)]
+@patch
+def close_group(self: Engine, bar, group, reason):
+    "Orders closing every position of `group` at the next opportunity (the position model's EXIT, a breaker, the operator)."
+    st, out = self.state, []
+    for p in [q for q in st.positions if q.group == group]:
+        o = Order("close", p.id, -p.direction, p.lots, reason=reason, client_id=f"nsk-{p.id}-x")
+        st.pending.append(asdict(o)); out.append(o)
+    self._event(bar, "order", reason, position_id=group)
+    return out
+
+@patch
+def _close_all(self: Engine, bar, reason):
+    closing = {o["position_id"] for o in self.state.pending if o["kind"] == "close"}
+    groups = sorted({p.group for p in self.state.positions if p.id not in closing})
+    return [o for g in groups for o in self.close_group(bar, g, reason)]

@@ -102,6 +102,9 @@ class StoreMixin:
     "Convenience writes on top of `upsert`."
     def save_order(self, order, **extra): self.upsert("orders", [record("orders", order, **extra)])
     def save_trade(self, trade, **extra): self.upsert("trades", [record("trades", trade, **extra)])
+    def upsert_many(self, batch: dict):
+        "Rows of several tables at once, `{table: rows}` (a store that can, writes them in one transaction)."
+        for table, rows in batch.items(): self.upsert(table, rows)
     def save_equity(self, time, balance, equity): self.upsert("equity", [record("equity", time=time, balance=balance, equity=equity)])
     def save_event(self, time, level, event, **fields):
         self.upsert("events", [record("events", time=time, level=level, event=event, fields=fields)])
@@ -141,6 +144,11 @@ class SqliteStore(StoreMixin):
         rows = [record(table, r) for r in rows]
         if not rows: return
         with self.lock, self.con: self._upsert(table, rows)
+
+    def upsert_many(self, batch: dict):
+        "Rows of several tables in one transaction."
+        with self.lock, self.con:
+            for table, rows in batch.items(): self._upsert(table, rows)
 
     def rows(self, table) -> list[dict]:
         t = _table(table)

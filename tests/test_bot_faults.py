@@ -6,7 +6,8 @@ from novosky.config import load_all
 from novosky.data import sample
 from novosky.backtest import load_chain
 from novosky.bot import Mt5Bot
-from novosky.mt5 import FakeMT5, Mt5Broker
+from novosky.fake_mt5 import FakeMT5
+from novosky.mt5 import Mt5Broker
 from novosky.store import OutboxStore, MemoryStore
 from novosky.telegram import TelegramNotifier
 
@@ -46,6 +47,9 @@ def test_mt5_loop_survives_every_fault(tmp_path):
         keys = [tuple(r[c] for c in ("client_id",) if c in r) or r.get("id") or r.get("time") for r in rem]
         assert len(keys) == len(set(map(str, keys))), table           # ... nothing duplicated
     assert len(remote.rows("equity")) == 1500
+    trades = remote.rows("trades")
+    assert len(trades) > 0 and len(trades) == len({r["id"] for r in trades})     # the MT5-mode store holds every closed trade, once
+    assert all(r["exit_time"] >= r["entry_time"] and r["lots"] > 0 for r in trades)
     status = {r["status"] for r in store.rows("orders")}
     assert {"filled", "rejected"} <= status                           # faults refused some orders with a reason, others went through
     assert any(n.startswith("reconnecting") for n in broker.notes)    # the lost connection was re-established

@@ -12,8 +12,10 @@ import pytest
 from novosky.config import load_all
 from novosky.data import sample
 from novosky.engine import Order
+from novosky.ports import Fill, Close, Partial, Reject
 from novosky import mt5 as M
-from novosky.mt5 import FakeMT5, Mt5Broker, Mt5Error, MARKET_CLOSED_REASON
+from novosky.fake_mt5 import FakeMT5
+from novosky.mt5 import Mt5Broker, Mt5Error, MARKET_CLOSED_REASON
 
 SYMBOL, MAGIC, LOGIN, PASSWORD, SERVER = "EURUSD", 2604, 5001234, "pw-for-tests", "Novosky-Demo"
 START = 100          # the forming bar: on the sample, a 10/20-pip long from here reaches its target, a short its stop
@@ -32,9 +34,23 @@ class Waits(list):
     "An injectable sleep that records instead of sleeping."
     def __call__(self, s): self.append(s)
 
+def as_tuple(e):
+    "A typed broker event as a short tuple (kind, ...), the notation of the assertions below."
+    if isinstance(e, Fill): return ("fill", e.order, e.price, e.sl, e.tp)
+    if isinstance(e, Close): return ("close", e.position_id, e.pnl, e.reason)
+    if isinstance(e, Partial): return ("partial", e.position_id, e.pnl, e.lots)
+    if isinstance(e, Reject): return ("reject", e.order, e.reason)
+    raise TypeError(f"not a typed broker event: {e!r}")
+
+class TupleView(Mt5Broker):
+    "Mt5Broker whose events read as tuples here (typed events are checked by tests/test_broker_contract.py)."
+    def submit(self, orders): return [as_tuple(e) for e in super().submit(orders)]
+    def sync(self, only=None): return [as_tuple(e) for e in super().sync(only)]
+    def close_partial(self, *a, **kw): return [as_tuple(e) for e in super().close_partial(*a, **kw)]
+
 def make_broker(fake, spec, **kw):
     kw = dict(login=LOGIN, password=PASSWORD, server=SERVER, sleep=Waits()) | kw
-    return Mt5Broker(fake, SYMBOL, spec, MAGIC, **kw)
+    return TupleView(fake, SYMBOL, spec, MAGIC, **kw)
 
 @pytest.fixture
 def broker(fake, spec): return make_broker(fake, spec).connect()
