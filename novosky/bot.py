@@ -94,7 +94,7 @@ class Buffered(StoreMixin):
     def rows(self, table): self.flush(); return self.inner.rows(table)
     def close(self): self.flush(); self.inner.close()
 
-# %% ../nbs/14_bot.ipynb #9b3f4f41
+# %% ../nbs/14_bot.ipynb #74eb9da6
 class Bot:
     "The replay bot: the `Driver` over a replayed feed and the PaperBroker, with persistence and a clean shutdown."
     def __init__(self, S: Settings, chain: Chain, bars: pd.DataFrame, state_path=None, log_path=None, speed=0.0, heartbeat_s=30.0,
@@ -119,7 +119,7 @@ class Bot:
     control = property(lambda self: self.driver.control, lambda self, v: setattr(self.driver, "control", v))
     notifier = property(lambda self: self.driver.notifier, lambda self, v: setattr(self.driver, "notifier", v))
 
-# %% ../nbs/14_bot.ipynb #441bae41
+# %% ../nbs/14_bot.ipynb #c67007a0
 @patch
 def restore(self: Bot):
     d = self.state.load(lambda d: check_replay_state(d, len(self.bars), self.S.config.symbol, int(self.feed.t[0]))) if self.state else None

@@ -233,7 +233,7 @@ def record(self: Driver, q: Quote, orders, eq, bal, equity=True):
         if equity: st.upsert("equity", [{"time": int(q.close_time), "balance": float(bal), "equity": float(eq)}])
 Driver.record = record
 
-# %% ../nbs/10d_driver.ipynb #22726e53
+# %% ../nbs/10d_driver.ipynb #31f02c9f
 SMALL_TRADES = 30        # fewer trades than this: the figures are flagged as a small sample
 
 def news_notes(index, S: Settings) -> list:

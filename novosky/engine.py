@@ -117,7 +117,7 @@ def size_position(equity, risk_pct, mult, stop_dist, spec: SymbolSpec, max_sl_lo
         stop_dist = new
     return lots, stop_dist, note
 
-# %% ../nbs/09_engine.ipynb #f7932fe9
+# %% ../nbs/09_engine.ipynb #28d89814
 def _day(ns): return int(ns // 86_400_000_000_000)       # UTC day number
 def _hour(ns): return int((ns // 3_600_000_000_000) % 24)
 
@@ -144,7 +144,7 @@ class Engine:
     def _event(self, bar, kind, reason, **kw):
         self.events.append({"i": bar.i, "time": bar.close_time, "event": kind, "reason": reason, **kw})
 
-# %% ../nbs/09_engine.ipynb #f6e0385d
+# %% ../nbs/09_engine.ipynb #24a2f94d
 @patch
 def on_fill(self: Engine, order: Order, price: float, i: int, sl: float, tp: float):
     "The broker filled an open/add order at `price` on bar `i`, with absolute stop/target prices."
@@ -195,7 +195,7 @@ def on_close(self: Engine, position_id: int, pnl: float, i: int, balance: float)
     st.recent_balance = (st.recent_balance + [balance])[-21:]
     st.consecutive_losses = st.consecutive_losses + 1 if g[1] < 0 else 0
 
-# %% ../nbs/09_engine.ipynb #03b803de
+# %% ../nbs/09_engine.ipynb #aaaf2e9f
 @patch
 def on_bar(self: Engine, bar: Bar, equity: float) -> list:
     "Decide at the close of `bar` given the account equity marked at that close; returns orders."
@@ -239,7 +239,7 @@ def on_bar(self: Engine, bar: Bar, equity: float) -> list:
         if o is not None: orders.append(o)
     return orders
 
-# %% ../nbs/09_engine.ipynb #00bdc54c
+# %% ../nbs/09_engine.ipynb #ddcbebe2
 @patch
 def _gate(self: Engine, bar, add=False):
     "The first gate an entry (or an add) fails, or None."
@@ -299,7 +299,7 @@ def _risk_mult(self: Engine, bar):
     if self.risk is None: return 1.0
     return float(np.clip(self.risk(self.risk_features(bar)), RISK_MIN, RISK_MAX))
 
-# %% ../nbs/09_engine.ipynb #e4724f9c
+# %% ../nbs/09_engine.ipynb #9dcad2a0
 @patch
 def _entry(self: Engine, bar):
     st, cfg = self.state, self.cfg

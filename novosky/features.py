@@ -233,23 +233,26 @@ def default_context():
     if _CTX is None: _CTX = FeatureContext.from_config()
     return _CTX
 
-def compute_features(df: pd.DataFrame, ctx: FeatureContext | None = None, dtype=np.float64) -> pd.DataFrame:
-    "The features for every bar of `df`, columns in config order; the first `WARMUP` rows are NaN (warm-up)."
-    ctx = ctx or default_context()
-    feats = check_feature_list(ctx.features)
+def _fill(out, df, ctx, feats, skip=0, bar_seconds=None):
+    "Write the features of rows `skip:` of `df` into `out`, shape (features, len(df) - skip); NaN for the warm-up rows."
     a = _arrays(df, WARMUP + 1)
     t = as_ns(df.index)
-    close_t = t + (ctx.bar_seconds or _bar_seconds(df.index)) * 1_000_000_000
+    close_t = t + (bar_seconds or ctx.bar_seconds or _bar_seconds(df.index)) * 1_000_000_000
     col = {n: j for j, n in enumerate(feats)}
-    block = np.empty((len(feats), len(df)), dtype=dtype)     # feature-major: each feature is written once, contiguously
-    def put(name, arr): block[col[name]] = arr
+    def put(name, arr): out[col[name]] = arr[skip:]          # a float32 `out` rounds each float64 value once, here
     o, h, l, c, v = a["open"], a["high"], a["low"], a["close"], a["volume"]
     with np.errstate(divide="ignore", invalid="ignore"):
         _price_features(o, h, l, c, v, _recursive(o, h, l, c), put)
     for name, arr in _clock_features(t, close_t, ctx.events, ctx.blackout_min).items(): put(name, arr)
-    block = block.T
-    block[:WARMUP] = np.nan
-    return pd.DataFrame(block, index=df.index, columns=feats, copy=False)
+    out[:, :max(0, WARMUP - skip)] = np.nan
+
+def compute_features(df: pd.DataFrame, ctx: FeatureContext | None = None, dtype=np.float64) -> pd.DataFrame:
+    "The features for every bar of `df`, columns in config order; the first `WARMUP` rows are NaN (warm-up)."
+    ctx = ctx or default_context()
+    feats = check_feature_list(ctx.features)
+    block = np.empty((len(feats), len(df)), dtype=dtype)     # feature-major: each feature is written once, contiguously
+    _fill(block, df, ctx, feats)
+    return pd.DataFrame(block.T, index=df.index, columns=feats, copy=False)
 
 # %% ../nbs/02_features.ipynb #a1f60e1b
 class BarWindow:
@@ -303,21 +306,37 @@ def latest_features(window, ctx: FeatureContext | None = None) -> pd.Series:
     return pd.Series(latest_row(window, ctx, bs), index=list(ctx.features), name=last)
 
 # %% ../nbs/02_features.ipynb #dea6f3b8
-def compute_features_chunked(df, ctx=None, chunk=250_000, progress=True):
-    "`compute_features` in overlapping chunks (bounded memory, a progress bar); equal to the one-shot result."
+def compute_features_chunked(df, ctx=None, chunk=250_000, progress=True, dtype=np.float64):
+    "`compute_features` in overlapping chunks (bounded working memory, a progress bar), written into one preallocated block."
     ctx = ctx or default_context()
-    if len(df) <= chunk: return compute_features(df, ctx)
+    if len(df) <= chunk: return compute_features(df, ctx, dtype)
     from tqdm.auto import tqdm
-    parts = []
-    starts = range(0, len(df), chunk)
-    for s0 in tqdm(starts, desc="features", unit="chunk", disable=not progress):
-        lo = max(0, s0 - LOOKBACK)
-        part = compute_features(df.iloc[lo: s0 + chunk], ctx)
-        parts.append(part.iloc[s0 - lo:])
-    return pd.concat(parts)
+    feats = check_feature_list(ctx.features)
+    bs = ctx.bar_seconds or _bar_seconds(df.index)              # once, from the whole frame, as the one-shot path does
+    block = np.empty((len(feats), len(df)), dtype=dtype)
+    for s0 in tqdm(range(0, len(df), chunk), desc="features", unit="chunk", disable=not progress):
+        lo = max(0, s0 - LOOKBACK)                               # LOOKBACK bars of history before the chunk, not kept
+        _fill(block[:, s0: s0 + chunk], df.iloc[lo: s0 + chunk], ctx, feats, skip=s0 - lo, bar_seconds=bs)
+    return pd.DataFrame(block.T, index=df.index, columns=feats, copy=False)
 
+_PARQUET_OPTIONS = dict(compression="snappy", use_dictionary=False)
+
+def _write_parquet(X, path, piece=1 << 16):
+    "Write a feature frame as float32 Parquet: pandas metadata (the UTC index), NaN as null, statistics for the index only."
+    import pyarrow as pa, pyarrow.parquet as pq
+    X = X.astype(np.float32, copy=False)
+    v = np.ascontiguousarray(X.to_numpy().T)                     # (features, rows): a view of the frame's block
+    def column(x):     # only pieces holding a NaN get a null bitmap: the rest stay on the writer's fast path
+        return pa.chunked_array([pa.array(p, mask=m) if (m := np.isnan(p)).any() else pa.array(p)
+                                 for p in (x[s: s + piece] for s in range(0, len(x), piece))], type=pa.float32())
+    schema = pa.Schema.from_pandas(X.iloc[:0])                   # what `X.to_parquet` would store, from an empty frame
+    cols = [column(x) for x in v]
+    pq.write_table(pa.Table.from_arrays(cols + [pa.array(X.index)], schema=schema), path,
+                   write_statistics=schema.names[len(cols):], **_PARQUET_OPTIONS)
+
+# %% ../nbs/02_features.ipynb #b71f0c5e
 def main(argv=None):
-    "Compute the 59 features for an OHLCV file and write them to Parquet."
+    "Compute the 59 features for an OHLCV file and write them to Parquet (float32 columns, a UTC DatetimeIndex)."
     import argparse
     from novosky.data import load, DataError, tune_allocator, utc_offset_arg, FORMATS
     ap = argparse.ArgumentParser(prog="python -m novosky.features", description=main.__doc__)
@@ -338,13 +357,13 @@ def main(argv=None):
         try: out.parent.mkdir(parents=True, exist_ok=True)      # before the long computation, not after it
         except OSError as e: raise FileExistsError(f"cannot create the folder for {out}: {e.strerror or e}") from None
         ctx = FeatureContext.from_config(calendar=a.calendar, symbol=a.symbol)
-        X = compute_features_chunked(df, ctx, progress=not a.no_progress)
-        X.to_parquet(out)
+        X = compute_features_chunked(df, ctx, progress=not a.no_progress, dtype=np.float32)
+        _write_parquet(X, out)
     except (FeatureError, ConfigError, ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
     except OSError as e:
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr); return 1
-    ready = int(X.notna().all(axis=1).sum())
+    ready = len(X) - int(np.isnan(X.to_numpy()).any(axis=1).sum())
     print(f"wrote {out}: {len(X):,} rows x {X.shape[1]} features ({ready:,} ready, {len(X) - ready:,} warm-up) in {time.perf_counter() - t0:.2f} s")
     return 0
 
