@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SECRET_RE', 'SESSIONS', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV', 'ConfigError', 'rng', 'choice',
-           'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions', 'Execution', 'Backtest', 'Mt5',
-           'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training', 'PositionLabels', 'ModelPaths',
-           'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash', 'project_root', 'load_config',
-           'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
+__all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV', 'ConfigError',
+           'rng', 'choice', 'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions', 'Execution',
+           'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training', 'PositionLabels',
+           'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash', 'project_root',
+           'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -130,7 +130,8 @@ def to_dict(obj):
     return dataclasses.asdict(obj)
 
 # %% ../nbs/00_config.ipynb #c4505761
-SESSIONS = ("asia", "london", "newyork")
+SESSION_HOURS = {"asia": (0, 9), "london": (7, 16), "newyork": (12, 21)}   # [from, to) UTC hours: the gate and the features
+SESSIONS = tuple(SESSION_HOURS)
 
 @dataclass(frozen=True)
 class Risk:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import json, math
 from dataclasses import dataclass, field, asdict
 import numpy as np, pandas as pd
-from .config import Config, SymbolSpec, load_all
+from .config import Config, SymbolSpec, load_all, SESSION_HOURS
 from .labels import NONE, BUY, SELL
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SESSION_HOURS', 'RISK_MIN', 'RISK_MAX', 'RISK_FEATURES', 'Bar', 'Order', 'Position', 'EngineState', 'size_position',
-           'position_state', 'Engine']
+__all__ = ['RISK_MIN', 'RISK_MAX', 'RISK_FEATURES', 'Bar', 'Order', 'Position', 'EngineState', 'size_position', 'position_state',
+           'Engine']
 
 # %% ../nbs/09_engine.ipynb #7986733b
-SESSION_HOURS = {"asia": (0, 9), "london": (7, 16), "newyork": (12, 21)}
 RISK_MIN, RISK_MAX = 0.10, 1.25
 RISK_FEATURES = ["dd_pct", "win_rate_20", "expectancy_r_20", "consec_losses", "equity_slope_20", "vol_regime"]
 

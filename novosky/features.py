@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 import talib
-from .config import load_ml_config, load_all, ConfigError
+from .config import load_ml_config, load_all, ConfigError, SESSION_HOURS
 from .news import NEWS_FEATURES, news_features, event_times, load_calendar, symbol_currencies, as_ns
 
 # %% auto #0
@@ -120,6 +120,10 @@ def _zscore(x, n):
     z = _safe_div(x - m, sd, 0.0)
     return np.where(sd < 1e-12, np.where(np.isnan(sd), np.nan, 0.0), z)
 
+def _in(h, session):
+    "1.0 where the UTC hour `h` is inside `session` (config.SESSION_HOURS, the same hours the engine's gate uses), else 0.0."
+    a, b = SESSION_HOURS[session]; return ((h >= a) & (h < b)).astype(float)
+
 def _time_features(t_ns):
     sec = (t_ns // 1_000_000_000) % 86400
     hour = sec / 3600.0
@@ -127,8 +131,8 @@ def _time_features(t_ns):
     w = 2 * np.pi * hour / 24; d = 2 * np.pi * (dow + hour / 24) / 7
     h = sec // 3600
     return {"hour_sin": np.sin(w), "hour_cos": np.cos(w), "dow_sin": np.sin(d), "dow_cos": np.cos(d),
-            "sess_asia": (h < 9).astype(float), "sess_london": ((h >= 7) & (h < 16)).astype(float),
-            "sess_ny": ((h >= 12) & (h < 21)).astype(float), "sess_overlap": ((h >= 12) & (h < 16)).astype(float)}
+            "sess_asia": _in(h, "asia"), "sess_london": _in(h, "london"), "sess_ny": _in(h, "newyork"),
+            "sess_overlap": _in(h, "newyork") * _in(h, "london")}
 
 def _recursive(o, h, l, c):
     "Indicators with infinite memory (EMA, Wilder smoothing): they need the long window."
