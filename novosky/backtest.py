@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_backtest.ipynb #5a04adf2
 from __future__ import annotations
-import json, math, sys, time
+import json, math, os, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -179,14 +179,15 @@ def window_bounds(bars, man, window, models_dir="models", data="the data") -> tu
     if window == "is" and cut == 0: raise NoOutOfSampleError(f"{data}: no in-sample bars: it starts at {bars.index[0]}, after the cutoff {c['oos_from']}")
     return {"oos": (cut, n), "is": (0, min(cut, n)), "all": (0, n)}[window] + (cut,)
 
-def backtest(bars, S: Settings | None = None, models_dir=None, window="all", progress=False, baselines=True, chain=None, F=None, data="the data") -> dict:
+def backtest(bars, S: Settings | None = None, models_dir=None, window="all", progress=False, baselines=True, chain=None, F=None, data="the data",
+             threads=1) -> dict:
     "Run the full chain over `bars` (window all / is / oos, anchored to the models' cutoff); returns result, metrics, both\n"\
-    "sides of the cutoff, monthly table, baselines and notes."
+    "sides of the cutoff, monthly table, baselines and notes. `threads`: model inference on large batches in parallel."
     S = S or load_all()
     models_dir = models_dir or S.path(S.config.paths.models_dir)
     man = check_compat(models_dir, S.ml.features, public_key=public_key(S))
     start, stop, cut = window_bounds(bars, man, window, models_dir, data)
-    chain = chain or load_chain(models_dir, S.ml.features, S.config, sources=S.ml.serving.sources, public_key=public_key(S))
+    chain = chain or load_chain(models_dir, S.ml.features, S.config, sources=S.ml.serving.sources, threads=threads, public_key=public_key(S))
     prep = prepare(bars, chain, S, F)
     res = run(prep, S, chain, start, stop, progress)
     m = metrics(res, S)
@@ -264,6 +265,7 @@ def main(argv=None):
     ap.add_argument("--plot", help="write the equity/drawdown PNG here")
     ap.add_argument("--trades", help="write the trades CSV here")
     ap.add_argument("--no-baselines", action="store_true", help="skip the random-entry and buy-and-hold baselines")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for model inference on the batch (default: every core, %(default)s here)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     tune_allocator()
@@ -274,7 +276,7 @@ def main(argv=None):
         fits_config(bars, S, path, a.allow_mismatch)
         for f in (a.json, a.plot, a.trades):
             if f: Path(f).resolve().parent.mkdir(parents=True, exist_ok=True)
-        out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path)
+        out = backtest(bars, S, a.models_dir, a.window, progress=not a.no_progress, baselines=not a.no_baselines, data=path, threads=max(1, a.threads))
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr); return 1
     m = out["metrics"]

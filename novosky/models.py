@@ -15,16 +15,16 @@ from .data import split_is_oos
 log = logging.getLogger("novosky.models")
 
 # %% auto #0
-__all__ = ['log', 'ONNX_OPSETS', 'MANIFEST', 'SIGNATURE', 'PUBKEY_ENV', 'SOURCES', 'TRAINING_STACK', 'ModelCompatibilityError',
-           'ModelIntegrityError', 'ModelSignatureError', 'StaleModelError', 'ExportError', 'Rows', 'Assembled',
-           'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator', 'make_estimator', 'f32_floor',
-           'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes', 'onnx_session', 'onnx_run',
-           'verify_onnx', 'sha256_file', 'library_versions', 'save_member', 'parse_manifest', 'read_manifest',
-           'record_model', 'model_digest', 'check_compat', 'require_fresh', 'check_requires', 'verify_artifact',
-           'NoOutOfSampleError', 'read_verified', 'save_folds', 'load_folds', 'save_oof', 'load_oof', 'training_window',
-           'training_cutoff', 'oos_start', 'ModelSet', 'verify_set', 'load_set', 'keygen', 'signing_key', 'trusted_key',
-           'sign_set', 'check_signature', 'recover_set', 'clean_debris', 'stage_set', 'commit_set', 'discard_set',
-           'training_stack_missing', 'Predictor', 'main']
+__all__ = ['log', 'ONNX_OPSETS', 'PARALLEL_ROWS', 'MANIFEST', 'SIGNATURE', 'PUBKEY_ENV', 'SOURCES', 'TRAINING_STACK',
+           'ModelCompatibilityError', 'ModelIntegrityError', 'ModelSignatureError', 'StaleModelError', 'ExportError',
+           'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator', 'make_estimator',
+           'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes', 'onnx_session',
+           'onnx_run', 'onnx_run_parallel', 'verify_onnx', 'sha256_file', 'library_versions', 'save_member',
+           'parse_manifest', 'read_manifest', 'record_model', 'model_digest', 'check_compat', 'require_fresh',
+           'check_requires', 'verify_artifact', 'NoOutOfSampleError', 'read_verified', 'save_folds', 'load_folds',
+           'save_oof', 'load_oof', 'training_window', 'training_cutoff', 'oos_start', 'ModelSet', 'verify_set',
+           'load_set', 'keygen', 'signing_key', 'trusted_key', 'sign_set', 'check_signature', 'recover_set',
+           'clean_debris', 'stage_set', 'commit_set', 'discard_set', 'training_stack_missing', 'Predictor', 'main']
 
 # %% ../nbs/03_models.ipynb #d66ccb39
 class ModelCompatibilityError(RuntimeError):
@@ -293,6 +293,7 @@ def onnx_session(data: bytes, threads=1):
     "An ONNX Runtime session on CPU with `threads` intra-op threads."
     import onnxruntime as ort
     so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+    if threads == 1: so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 3
     return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
@@ -300,6 +301,15 @@ def onnx_run(sess, X, classifier=True) -> np.ndarray:
     "Probabilities (classifier) or values (regressor) from a session, as float64."
     out = sess.run(None, {"input": np.ascontiguousarray(X, dtype=np.float32)})
     return np.asarray(out[1] if classifier else out[0], np.float64).reshape(len(X), -1) if classifier else np.asarray(out[0], np.float64).reshape(-1)
+
+PARALLEL_ROWS = 20_000   # batches at least this long are split across the worker threads
+
+def onnx_run_parallel(sess, X, classifier=True, pool=None) -> np.ndarray:
+    "`onnx_run` on a large batch split into one slice per thread of `pool` (a session may run concurrently; rows are\n"\
+    "independent, so the result is the same to the bit)."
+    if pool is None or len(X) < PARALLEL_ROWS: return onnx_run(sess, X, classifier)
+    parts = np.array_split(np.ascontiguousarray(X, dtype=np.float32), pool._max_workers)
+    return np.concatenate(list(pool.map(lambda P: onnx_run(sess, P, classifier), parts)))
 
 def verify_onnx(model, data: bytes, X, tol=1e-5) -> float:
     "Max |ONNX - native| over the rows of X; raises `ExportError` above `tol`."
@@ -743,6 +753,15 @@ def training_stack_missing() -> str | None:
         except (ImportError, ValueError) as e: return f"{type(e).__name__}: {e}"
     return None
 
+_POOLS = {}
+def _pool(threads):
+    "One shared thread pool per thread count (None for 1: run in the caller's thread)."
+    if threads <= 1: return None
+    if threads not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="novosky-onnx")
+    return _POOLS[threads]
+
 class Predictor:
     "One saved member, loaded through the chain calibrated pickle -> ONNX -> raw pickle (pickles only with the training stack)."
     def __init__(self, models_dir, name, features=None, sources=SOURCES, threads=1, manifest=None):
@@ -771,10 +790,11 @@ class Predictor:
             self.task = self._member.task; self._fn = self._member.predict
         elif src == "onnx":
             meta = json.loads(self._bytes(f"{self.name}.cal.json", man))
-            sess = onnx_session(self._bytes(f"{self.name}.onnx", man), threads)
+            sess = onnx_session(self._bytes(f"{self.name}.onnx", man), 1)     # threads work on slices of a batch instead
+            pool = _pool(threads)
             cal = Calibrator.from_dict(meta["calibration"]) if meta["calibration"] else None
             self.task = meta["task"]; clf = self.task == "classifier"
-            self._fn = lambda X: (cal.transform(onnx_run(sess, X, clf)) if cal else onnx_run(sess, X, clf))
+            self._fn = lambda X: (cal.transform(onnx_run_parallel(sess, X, clf, pool)) if cal else onnx_run_parallel(sess, X, clf, pool))
         elif src == "raw-pickle":
             model = pickle.loads(self._bytes(f"{self.name}.raw.pkl", man))
             self.task = "classifier" if hasattr(model, "predict_proba") else "regressor"
