@@ -307,33 +307,20 @@ def _telegram(S, log_path):
     router = CommandRouter(control, S.config.telegram.allowed_chat_ids)
     return TelegramNotifier(token, S.config.telegram.allowed_chat_ids), (TelegramBot(token, router), control)
 
-def _import_mt5(cfg):
-    "The real MetaTrader5 package (Windows), else an mt5linux bridge client at config mt5.host:port."
-    try:
-        import MetaTrader5 as mt5; return mt5
-    except ImportError: pass
-    try:
-        from mt5linux import MetaTrader5
-    except ImportError:
-        raise FileNotFoundError("mode 'mt5' needs the MetaTrader5 package (Windows) or mt5linux 1.0.11 with a running bridge "
-                                "(Linux); neither is installed. Use mode 'paper' to replay.") from None
-    return MetaTrader5(host=cfg.mt5.host or "127.0.0.1", port=cfg.mt5.port)
-
 
 # %% ../nbs/14_bot.ipynb #bffd72d4
 def _run_live(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
-    "Modes `mt5` and `mt5-paper`: the live loop until SIGINT/SIGTERM."
-    from novosky.config import secret
-    from novosky.mt5 import Mt5Broker
+    "A live mode (`mt5`, `mt5-paper`, see `config.MODES`): the live loop until SIGINT/SIGTERM."
+    import importlib
+    from novosky.config import MODES
     from novosky.news import load_calendar, require_live_coverage
     c = S.config
     # live trading with the news gate on needs a calendar that covers today: refuse to start rather than trade blind
     require_live_coverage(load_calendar(S.path(c.paths.news_calendar) if c.paths.news_calendar else None), pd.Timestamp.now(tz="UTC"),
                           c.filters.news_blackout_min)
-    conn = Mt5Broker(_import_mt5(c), c.symbol, S.symbol_spec, c.mt5.magic, login=c.mt5.login or None,
-                     password=secret("mt5_password", root=S.root), server=c.mt5.server or None, path=c.mt5.terminal_path or None,
-                     timeframe=c.timeframe).connect()
-    bot = Mt5Bot(S, chain, conn, state, runs / "bot.log", store, notifier, paper=c.mode == "mt5-paper")
+    mod, fn = MODES[c.mode].split(":")
+    feed, broker = getattr(importlib.import_module(mod), fn)(S)            # the adapters config.json's mode names
+    bot = LiveBot(S, chain, feed, broker, state, runs / "bot.log", store, notifier)
     if tg: bot.control = tg[1]; tg[1].bot = bot; tg[0].start(wait=False)
     stop = []
     for sig in (signal.SIGINT, signal.SIGTERM): signal.signal(sig, lambda *_: stop.append(1))
@@ -424,7 +411,7 @@ def main(argv=None):
         if a.fresh and state.exists(): state.unlink()
         store = SqliteStore(a.store) if a.store else open_store(S, check=True, background=True)
         notifier, tg = _telegram(S, runs / "bot.log")
-        if S.config.mode in ("mt5", "mt5-paper"):
+        if S.config.mode != "paper":
             return _run_live(S, chain, state, runs, store, notifier, tg, a)
         bars = load(a.replay or sample_path(), utc_offset_hours=a.utc_offset, warn=False)
         fits_config(bars, S, a.replay or sample_path(), a.allow_mismatch)

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV', 'ConfigError',
-           'rng', 'choice', 'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions', 'Execution',
-           'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training', 'PositionLabels',
-           'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash', 'project_root',
-           'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
+__all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'MODES', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV',
+           'ConfigError', 'rng', 'choice', 'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions',
+           'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training',
+           'PositionLabels', 'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash',
+           'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv',
+           'secret', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -132,6 +133,9 @@ def to_dict(obj):
 # %% ../nbs/00_config.ipynb #c4505761
 SESSION_HOURS = {"asia": (0, 9), "london": (7, 16), "newyork": (12, 21)}   # [from, to) UTC hours: the gate and the features
 SESSIONS = tuple(SESSION_HOURS)
+# config.json `mode` -> the function that connects its (feed, broker) for the live bot ("module:function"; None: replay a file).
+# A new broker is one module with such a function and one line here.
+MODES = {"paper": None, "mt5": "novosky.mt5:connect_live", "mt5-paper": "novosky.mt5:connect_paper"}
 
 @dataclass(frozen=True)
 class Risk:
@@ -219,7 +223,7 @@ TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 @dataclass(frozen=True)
 class Config:
     "The runtime config (`config.json`)."
-    mode: str = choice("paper", "mt5", "mt5-paper")   # replay a file | trade through MT5 | paper-trade on live MT5 quotes
+    mode: str = choice(*MODES)   # see MODES: replay a file | trade through MT5 | paper-trade on live MT5 quotes
     broker: str
     symbol: str
     timeframe: str = choice(*TIMEFRAMES)

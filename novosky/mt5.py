@@ -14,7 +14,8 @@ from .features import LOOKBACK
 from .mt5_api import *
 
 # %% auto #0
-__all__ = ['MARKET_CLOSED_REASON', 'Mt5Error', 'position_id_from_comment', 'Mt5Broker', 'Mt5Feed']
+__all__ = ['MARKET_CLOSED_REASON', 'Mt5Error', 'position_id_from_comment', 'Mt5Broker', 'Mt5Feed', 'import_mt5', 'connect_live',
+           'connect_paper']
 
 # %% ../nbs/10a3_mt5.ipynb #98574b87
 class Mt5Error(RuntimeError):
@@ -457,3 +458,33 @@ class Mt5Feed:
             out.append(Quote(self.next_i, int(t[k]), int(t[k]) + period, o[k], h[k], l[k], c[k], sp[k], v[k])); self.next_i += 1
         self.last_time = int(t[new[-1]])
         return out
+
+# %% ../nbs/10a3_mt5.ipynb #a7585b61
+def import_mt5(cfg):
+    "The real MetaTrader5 package (Windows), else an mt5linux bridge client at config mt5.host:port."
+    try:
+        import MetaTrader5 as mt5; return mt5
+    except ImportError: pass
+    try:
+        from mt5linux import MetaTrader5
+    except ImportError:
+        raise FileNotFoundError("mode 'mt5' needs the MetaTrader5 package (Windows) or mt5linux 1.0.11 with a running bridge "
+                                "(Linux); neither is installed. Use mode 'paper' to replay.") from None
+    return MetaTrader5(host=cfg.mt5.host or "127.0.0.1", port=cfg.mt5.port)
+
+def _connection(S, module=None) -> Mt5Broker:
+    from novosky.config import secret
+    c = S.config
+    return Mt5Broker(module or import_mt5(c), c.symbol, S.symbol_spec, c.mt5.magic, login=c.mt5.login or None,
+                     password=secret("mt5_password", root=S.root), server=c.mt5.server or None, path=c.mt5.terminal_path or None,
+                     timeframe=c.timeframe).connect()
+
+def connect_live(S, module=None) -> tuple:
+    "Mode `mt5`: (Mt5Feed, Mt5Broker) over one terminal connection."
+    conn = _connection(S, module); return Mt5Feed(conn), conn
+
+def connect_paper(S, module=None) -> tuple:
+    "Mode `mt5-paper`: (Mt5Feed, PaperBroker): live quotes, a simulated account, nothing sent to the server."
+    from novosky.brokers import PaperBroker
+    conn = _connection(S, module)
+    return Mt5Feed(conn), PaperBroker(S.symbol_spec, S.config.execution, S.config.backtest.initial_equity)
