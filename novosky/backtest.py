@@ -63,7 +63,7 @@ def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=
                   drv.engine.state, start)
 
 
-# %% ../nbs/11_backtest.ipynb #354ca619
+# %% ../nbs/11_backtest.ipynb #ed7b21ad
 def group_trades(trades: pd.DataFrame, vpu: float) -> pd.DataFrame:
     "One row per trade group: P/L, R, bars held, direction, entry/exit times."
     if not len(trades): return pd.DataFrame(columns=["group", "pnl", "risk", "r", "bars", "direction", "entry_time", "exit_time", "entry_i", "exit_i"])
@@ -113,6 +113,7 @@ def metrics(res: Result, S: Settings, init=None, lo=None, hi=None) -> dict:
                  ([f"CAGR annualised from {days / 7:.0f} weeks: do not read it as a yearly figure"] if days < 365 else [])
     return m
 
+# %% ../nbs/11_backtest.ipynb #56bf97d0
 def monthly(res: Result, S: Settings) -> pd.DataFrame:
     "Return, P/L and trade count per calendar month."
     eq = res.equity

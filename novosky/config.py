@@ -58,7 +58,7 @@ def _not_finite(val, tp=None):
         return _show(val)
     return None
 
-# %% ../nbs/00_config.ipynb #818becca
+# %% ../nbs/00_config.ipynb #c35bd468
 def _tname(t):
     return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
@@ -118,6 +118,7 @@ def _build(cls, d, prefix, probs):
     for p in (obj.validate() if hasattr(obj, "validate") else []): probs.append(f"{prefix + '.' if prefix else ''}{p}")
     return obj
 
+# %% ../nbs/00_config.ipynb #57ebf756
 def from_dict(cls, d, file="<dict>"):
     "Build dataclass `cls` from `d`, raising one `ConfigError` naming `file` with every problem."
     probs = []
@@ -130,11 +131,13 @@ def to_dict(obj):
     "The plain-JSON form of a config object (round-trips through `from_dict`)."
     return dataclasses.asdict(obj)
 
-# %% ../nbs/00_config.ipynb #c4505761
+# %% ../nbs/00_config.ipynb #23c3010b
 SESSION_HOURS = {"asia": (0, 9), "london": (7, 16), "newyork": (12, 21)}   # [from, to) UTC hours: the gate and the features
+
 SESSIONS = tuple(SESSION_HOURS)
 # config.json `mode` -> the function that connects its (feed, broker) for the live bot ("module:function"; None: replay a file).
 # A new broker is one module with such a function and one line here.
+
 MODES = {"paper": None, "mt5": "novosky.mt5:connect_live", "mt5-paper": "novosky.mt5:connect_paper"}
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ class Backtest:
     random_runs: int = rng(0, 10000)     # seeded random-entry baseline runs
     seed: int = rng(0, 2**31 - 1)
 
+# %% ../nbs/00_config.ipynb #1330a750
 @dataclass(frozen=True)
 class Mt5:
     login: int = rng(0, None)       # 0 = take the terminal's logged-in account
@@ -246,7 +250,7 @@ class Config:
             p.append("telegram.allowed_chat_ids: must list at least one chat id when telegram.enabled is true (nobody else is answered)")
         return p
 
-# %% ../nbs/00_config.ipynb #d902041c
+# %% ../nbs/00_config.ipynb #7ed84b35
 @dataclass(frozen=True)
 class Labels:
     atr_period: int = rng(2, 500)
@@ -306,6 +310,7 @@ class Serving:
         if len(set(self.sources or [])) != len(self.sources or []): p.append("sources: each source may appear once")
         return p
 
+# %% ../nbs/00_config.ipynb #ab6fb17f
 @dataclass(frozen=True)
 class MlConfig:
     "The research config (`ml_config.json`): the ordered feature list and training parameters."

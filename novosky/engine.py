@@ -15,8 +15,9 @@ from fastcore.basics import patch
 __all__ = ['RISK_MIN', 'RISK_MAX', 'RISK_FEATURES', 'Bar', 'Order', 'Position', 'EngineState', 'size_position', 'position_state',
            'Engine']
 
-# %% ../nbs/09_engine.ipynb #7986733b
+# %% ../nbs/09_engine.ipynb #816a0303
 RISK_MIN, RISK_MAX = 0.10, 1.25
+
 RISK_FEATURES = ["dd_pct", "win_rate_20", "expectancy_r_20", "consec_losses", "equity_slope_20", "vol_regime"]
 
 @dataclass
@@ -68,6 +69,7 @@ class Position:
     best: float = 0.0       # most favourable excursion so far (price)
     worst: float = 0.0      # most adverse excursion so far (price)
 
+# %% ../nbs/09_engine.ipynb #de5145ef
 @dataclass
 class EngineState:
     "Everything the engine remembers; `to_json`/`from_json` round-trip it exactly."

@@ -17,7 +17,7 @@ __all__ = ['REGISTRY', 'WARMUP', 'LOOKBACK', 'TAIL', 'Feature', 'FeatureError', 
            'default_context', 'compute_features', 'BarWindow', 'latest_row', 'latest_features',
            'compute_features_chunked', 'main']
 
-# %% ../nbs/02_features.ipynb #aa53ef88
+# %% ../nbs/02_features.ipynb #69e6d851
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -25,6 +25,7 @@ class Feature:
     lookback: int     # bars of history the value depends on (recursive averages: their period)
     doc: str
 
+# %% ../nbs/02_features.ipynb #bc4985db
 _F = [
     # returns: log returns over several lags
     *[Feature(f"ret_{k}", "returns", k, f"log(close_t / close_(t-{k}))") for k in (1, 2, 4, 8, 16, 32)],
@@ -85,9 +86,14 @@ _F = [
     Feature("news_since_last", "news", 0, "minutes since the last high-impact event, clipped at 1 day, /1440"),
     Feature("news_blackout", "news", 0, "1 within the blackout window around a high-impact event"),
 ]
+
+# %% ../nbs/02_features.ipynb #bda11e0a
 REGISTRY = {f.name: f for f in _F}
+
 WARMUP = 250        # rows marked NaN at the start of any computation (longest window 200 + settling)
+
 LOOKBACK = 2000     # trailing bars the newest-bar path needs to match the batch path to 1e-9
+
 assert len(REGISTRY) == 59 and WARMUP > max(f.lookback for f in _F)
 
 # %% ../nbs/02_features.ipynb #755f4f7e
@@ -106,7 +112,7 @@ def check_feature_list(features, file="ml_config.json"):
                                  "'features' array of ml_config.json, and a retrain of all four models change together)")
     return list(features)
 
-# %% ../nbs/02_features.ipynb #515f53f9
+# %% ../nbs/02_features.ipynb #977bb019
 def _lag(x, k):
     out = np.empty_like(x); out[:k] = np.nan; out[k:] = x[:-k]; return out
 
@@ -145,6 +151,7 @@ def _recursive(o, h, l, c):
 
 TAIL = 256   # bars the finite-window features need at the newest bar (longest: SMA 200, plus lags)
 
+# %% ../nbs/02_features.ipynb #f761addd
 def _price_features(o, h, l, c, v, R, put):
     "Every bar-derived feature, handed to `put(name, array)` as soon as it exists (so big batches stay small in memory)."
     lc = np.log(c)

@@ -34,7 +34,7 @@ class LabelParams:
         L = s.ml.labels
         return cls(L.atr_period, L.tp_atr, L.sl_atr, L.horizon, sp.spread_pips * sp.pip_size, 10.0 ** -sp.digits)
 
-# %% ../nbs/02a_labels.ipynb #2344d368
+# %% ../nbs/02a_labels.ipynb #a3b7f692
 def _side(o, h, l, c, sp, I, entry, atr, p, long):
     "Walk the horizon for one side; returns R, bars held, exit kind, MFE, MAE (price units)."
     m = len(I)
@@ -79,6 +79,7 @@ def _side(o, h, l, c, sp, I, entry, atr, p, long):
     pnl = (exit_px - entry) if long else (entry - exit_px)
     return pnl / risk, held, kind, mfe, mae
 
+# %% ../nbs/02a_labels.ipynb #312fd251
 def make_labels(df: pd.DataFrame, p: LabelParams | None = None) -> pd.DataFrame:
     "Triple-barrier labels and trade outcomes for every bar of `df` (see the rules above)."
     p = p or LabelParams.from_config()

@@ -19,8 +19,9 @@ from .position import (Trades, trade_paths, state_rows, PositionPredictor, EXIT,
 __all__ = ['SLTP_EXTRA', 'SL_BUFFER', 'TP_SHARE', 'entry_rows', 'Held', 'held_trades', 'sltp_outcome_r', 'SltpTrainer',
            'SltpPredictor']
 
-# %% ../nbs/06_sltp.ipynb #ca4378c1
+# %% ../nbs/06_sltp.ipynb #70a95a1f
 SLTP_EXTRA = ["sig_dir", "sig_confidence", "sig_agreement"]
+
 SL_BUFFER, TP_SHARE = 1.1, 0.9
 
 def entry_rows(F_rows: np.ndarray, direction, confidence, agreement) -> np.ndarray:
@@ -70,6 +71,7 @@ def held_trades(bars, F, sig, sig_pos, p: LabelParams, eval_bars: int, pos_predi
     mae_atr = np.where(upto, np.maximum(-worst_r, 0), 0).max(axis=1) * p.sl_atr
     return Held(tr, hold, mfe_atr, mae_atr, sig.confidence[ok], sig.agreement[ok], best_r, worst_r, close_r)
 
+# %% ../nbs/06_sltp.ipynb #490638b1
 def sltp_outcome_r(h: Held, sl, tp, p: LabelParams) -> np.ndarray:
     "R of each held trade with stop `sl` and target `tp` (ATR multiples): stop first when both are inside one bar."
     s = p.sl_atr; H = h.close_r.shape[1]

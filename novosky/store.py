@@ -12,6 +12,7 @@ import numpy as np, pandas as pd
 from .config import secret
 
 log = logging.getLogger("novosky.store")
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'TABLES', 'Table', 'create_sql', 'upsert_sql', 'schema_sql', 'event_id', 'record', 'TradeStore', 'StoreMixin',
@@ -171,7 +172,7 @@ class MemoryStore(StoreMixin):
     def rows(self, table): return [self.tables[_table(table).name][k] for k in sorted(self.tables[table])]
     def close(self): pass
 
-# %% ../nbs/12_store.ipynb #f631cc51
+# %% ../nbs/12_store.ipynb #9afbdd0d
 class PostgresStore(StoreMixin):
     "TradeStore in PostgreSQL via psycopg 3; `dsn` is a libpq connection string or URI (a secret: never logged)."
     def __init__(self, dsn, connect_timeout=5):
@@ -221,6 +222,7 @@ class PostgresStore(StoreMixin):
         with self.lock:
             if self.con is not None: self.con.close(); self.con = None
 
+# %% ../nbs/12_store.ipynb #a39e5182
 class SupabaseStore(StoreMixin):
     "TradeStore in Supabase (PostgREST) via supabase-py; `key` is a secret (never logged). `client` may be injected."
     def __init__(self, url, key, client=None, page=1000):
@@ -278,11 +280,12 @@ def _sb_ping(self):
 
 PostgresStore.ping, SupabaseStore.ping = _pg_ping, _sb_ping
 
-# %% ../nbs/12_store.ipynb #99213857
+# %% ../nbs/12_store.ipynb #dfd523c9
 _OUTBOX_SQL = ('CREATE TABLE IF NOT EXISTS "_outbox" (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, '
                'k TEXT NOT NULL, row TEXT NOT NULL, created REAL, attempts INTEGER NOT NULL DEFAULT 0, '
                'last_error TEXT, UNIQUE (tbl, k))')
 
+# %% ../nbs/12_store.ipynb #ddbe75a8
 class OutboxStore(StoreMixin):
     "Local SQLite copy + outbox in front of a `remote` TradeStore: remote outages are retried, logged, never raised."
     def __init__(self, local_sqlite_path, remote, retries=3, base_delay=0.5, max_delay=60.0, batch_size=500,
@@ -294,82 +297,94 @@ class OutboxStore(StoreMixin):
         self.failures, self.resume_at, self.last_error = 0, float("-inf"), None
         with self.local.lock, self.local.con as con: con.execute(_OUTBOX_SQL)
         _bg_init(self, background, poll_s)
-    def __repr__(self): return f"OutboxStore({self.local!r}, {self.remote!r}, pending={self.pending()})"
 
-    def upsert(self, table, rows):
-        "Write locally (tables + outbox, one transaction), then try to forward. Remote errors are logged, not raised."
-        t = _table(table)
-        rows = [record(table, r) for r in rows]
-        if not rows: return
-        now = self.wall()
-        with self.local.lock, self.local.con as con:
-            self.local._upsert(table, rows)
-            con.executemany('INSERT INTO "_outbox" (tbl, k, row, created) VALUES (?, ?, ?, ?) ON CONFLICT (tbl, k) '
-                            'DO UPDATE SET row = excluded.row, created = excluded.created',
-                            [(table, json.dumps([r[k] for k in t.key]), json.dumps(r), now) for r in rows])
-        if self.background: self._wake.set()              # the worker forwards; the caller never waits on the remote
-        elif self.clock() >= self.resume_at: self.flush()
+# %% ../nbs/12_store.ipynb #d1f11473
+@patch
+def __repr__(self: OutboxStore): return f"OutboxStore({self.local!r}, {self.remote!r}, pending={self.pending()})"
 
-    def rows(self, table) -> list[dict]:
-        "Rows from the local copy (complete even while the remote is down)."
-        return self.local.rows(table)
+@patch
+def upsert(self: OutboxStore, table, rows):
+    "Write locally (tables + outbox, one transaction), then try to forward. Remote errors are logged, not raised."
+    t = _table(table)
+    rows = [record(table, r) for r in rows]
+    if not rows: return
+    now = self.wall()
+    with self.local.lock, self.local.con as con:
+        self.local._upsert(table, rows)
+        con.executemany('INSERT INTO "_outbox" (tbl, k, row, created) VALUES (?, ?, ?, ?) ON CONFLICT (tbl, k) '
+                        'DO UPDATE SET row = excluded.row, created = excluded.created',
+                        [(table, json.dumps([r[k] for k in t.key]), json.dumps(r), now) for r in rows])
+    if self.background: self._wake.set()              # the worker forwards; the caller never waits on the remote
+    elif self.clock() >= self.resume_at: self.flush()
 
-    def pending(self) -> int:
-        "How many rows wait in the outbox."
-        with self.local.lock: return self.local.con.execute('SELECT COUNT(*) FROM "_outbox"').fetchone()[0]
+@patch
+def rows(self: OutboxStore, table) -> list[dict]:
+    "Rows from the local copy (complete even while the remote is down)."
+    return self.local.rows(table)
 
-    def _next_batch(self):
-        with self.local.lock:
-            got = self.local.con.execute('SELECT seq, tbl, row FROM "_outbox" ORDER BY seq LIMIT ?', (self.batch_size,)).fetchall()
-        if not got: return None, []
-        table = got[0][1]
-        batch = []
-        for seq, tbl, row in got:
-            if tbl != table: break
-            batch.append((seq, row))
-        return table, batch
+@patch
+def pending(self: OutboxStore) -> int:
+    "How many rows wait in the outbox."
+    with self.local.lock: return self.local.con.execute('SELECT COUNT(*) FROM "_outbox"').fetchone()[0]
 
-    def _send(self, table, batch) -> bool:
-        rows = [json.loads(r) for _, r in batch]
-        for attempt in range(self.retries):
-            try:
-                self.remote.upsert(table, rows); return True
-            except Exception as e:
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("store: %r refused %d %s row(s) (attempt %d/%d): %s", self.remote, len(rows), table,
-                            attempt + 1, self.retries, self.last_error)
-                with self.local.lock, self.local.con as con:
-                    con.executemany('UPDATE "_outbox" SET attempts = attempts + 1, last_error = ? WHERE seq = ?',
-                                    [(self.last_error, s) for s, _ in batch])
-                if attempt + 1 < self.retries: self.sleep(min(self.max_delay, self.base_delay * 2 ** attempt))
-        return False
+@patch
+def _next_batch(self: OutboxStore):
+    with self.local.lock:
+        got = self.local.con.execute('SELECT seq, tbl, row FROM "_outbox" ORDER BY seq LIMIT ?', (self.batch_size,)).fetchall()
+    if not got: return None, []
+    table = got[0][1]
+    batch = []
+    for seq, tbl, row in got:
+        if tbl != table: break
+        batch.append((seq, row))
+    return table, batch
 
-    def flush(self) -> int:
-        "Forward everything waiting, oldest first; returns how many rows still wait. Never raises on remote errors."
-        with self._flush_lock: return self._flush()
-
-    def _flush(self) -> int:
-        while True:
-            table, batch = self._next_batch()
-            if not batch:
-                self.failures, self.resume_at = 0, float("-inf")
-                return 0
-            if not self._send(table, batch):
-                self.failures += 1
-                cool = min(self.max_delay, self.base_delay * 2 ** self.failures)
-                self.resume_at = self.clock() + cool
-                n = self.pending()
-                log.error("store: remote unavailable, %d row(s) kept in the outbox; next try in %.1fs or on flush()", n, cool)
-                return n
+@patch
+def _send(self: OutboxStore, table, batch) -> bool:
+    rows = [json.loads(r) for _, r in batch]
+    for attempt in range(self.retries):
+        try:
+            self.remote.upsert(table, rows); return True
+        except Exception as e:
+            self.last_error = f"{type(e).__name__}: {e}"
+            log.warning("store: %r refused %d %s row(s) (attempt %d/%d): %s", self.remote, len(rows), table,
+                        attempt + 1, self.retries, self.last_error)
             with self.local.lock, self.local.con as con:
-                con.executemany('DELETE FROM "_outbox" WHERE seq = ? AND row = ?', batch)
+                con.executemany('UPDATE "_outbox" SET attempts = attempts + 1, last_error = ? WHERE seq = ?',
+                                [(self.last_error, s) for s, _ in batch])
+            if attempt + 1 < self.retries: self.sleep(min(self.max_delay, self.base_delay * 2 ** attempt))
+    return False
 
-    def close(self):
-        self._closing = True; self._wake.set()
-        if self._worker is not None: self._worker.join(timeout=2.0)
-        try: self.remote.close()
-        except Exception as e: log.warning("store: closing %r: %s", self.remote, e)
-        self.local.close()
+# %% ../nbs/12_store.ipynb #6aad637f
+@patch
+def flush(self: OutboxStore) -> int:
+    "Forward everything waiting, oldest first; returns how many rows still wait. Never raises on remote errors."
+    with self._flush_lock: return self._flush()
+
+@patch
+def _flush(self: OutboxStore) -> int:
+    while True:
+        table, batch = self._next_batch()
+        if not batch:
+            self.failures, self.resume_at = 0, float("-inf")
+            return 0
+        if not self._send(table, batch):
+            self.failures += 1
+            cool = min(self.max_delay, self.base_delay * 2 ** self.failures)
+            self.resume_at = self.clock() + cool
+            n = self.pending()
+            log.error("store: remote unavailable, %d row(s) kept in the outbox; next try in %.1fs or on flush()", n, cool)
+            return n
+        with self.local.lock, self.local.con as con:
+            con.executemany('DELETE FROM "_outbox" WHERE seq = ? AND row = ?', batch)
+
+@patch
+def close(self: OutboxStore):
+    self._closing = True; self._wake.set()
+    if self._worker is not None: self._worker.join(timeout=2.0)
+    try: self.remote.close()
+    except Exception as e: log.warning("store: closing %r: %s", self.remote, e)
+    self.local.close()
 
 # %% ../nbs/12_store.ipynb #c16e1a2a
 class StoreAuthError(StoreError):
