@@ -4,7 +4,7 @@
 
 # %% ../nbs/10b_baselines.ipynb #5a825839
 from __future__ import annotations
-import numpy as np, pandas as pd
+import math, numpy as np, pandas as pd
 from .config import Config, SymbolSpec
 from .engine import size_position
 
@@ -25,69 +25,141 @@ def _strategy_pairs(strategy):
     if bad.any(): raise ValueError(f"sl_atr must be finite and > 0; row {int(np.argmax(bad))} is {sl[bad][0]!r}")
     return hold.astype(np.int64), sl
 
-def _nearest(ok):
-    "nxt[b]: first True at or after b (len(ok) if none, also at b=len(ok)); prv[b]: last True at or before b (-1 if none)."
-    n = len(ok); idx = np.arange(n)
-    nxt = np.append(np.minimum.accumulate(np.where(ok, idx, n)[::-1])[::-1], n)
-    prv = np.maximum.accumulate(np.where(ok, idx, -1)) if n else np.zeros(0, np.int64)
-    return nxt, prv
+def _tables(ok):
+    "(nxt, prv, E, below): nxt[b] first True at or after b (len(ok) if none, also at b=len(ok)); prv[b] last True at or\n"\
+    "before b (-1 if none); E the True positions; below[b] how many are before b (b = 0 .. len(ok))."
+    below, E = np.r_[0, np.cumsum(ok)], np.flatnonzero(ok)
+    return np.r_[E, len(ok)][below], np.r_[-1, E][below[1:]], E, below
 
 # %% ../nbs/10b_baselines.ipynb #111e420b
-def _paths(o, h, l, spread, fill, d, hold, stop_dist, slip):
+def _triggers(o, h, l, spread):
+    "The stop test as one comparison, `table[row + bar] <= level * d` (row 0 for shorts, their prices negated; row len(o) for\n"\
+    "longs): `in_bar` for the fill bar (its range), `after` for the bars after it (their range or their open: a gap)."
+    in_bar = np.concatenate([-(h + spread), l])                                # a short's ask high, a long's low
+    after = np.concatenate([-np.fmax(h + spread, o + spread), np.fmin(l, o)])  # ... or the open, if further (NaN: the other)
+    return in_bar, after
+
+def _paths(o, h, l, spread, fill, d, hold, stop_dist, slip, trig=None):
     "Entry price, exit bar, exit price and exit kind (0 time, 1 stop, 2 gap through the stop) of trades filled at `fill`."
     fill, d, hold = np.asarray(fill, np.int64), np.asarray(d, np.int64), np.asarray(hold, np.int64)
+    in_bar, after = _triggers(o, h, l, spread) if trig is None else trig
     px = np.where(d > 0, o[fill] + spread[fill] + slip, o[fill] - slip)        # a long buys the ask, a short sells the bid
     sl = px - np.asarray(stop_dist, np.float64) * d
     m = np.maximum(hold, 2) - 1                           # whole bars watched for the stop: fill .. fill + m - 1
     xb = fill + m                                         # the time exit fills at this bar's open
     xp = np.where(d > 0, o[xb] - slip, o[xb] + spread[xb] + slip)
-    kind, done = np.zeros(len(fill), np.int8), np.zeros(len(fill), bool)
-    act, lo, size = np.arange(len(fill)), 0, 16
-    while len(act):                                       # watch bars lo .. lo + size - 1 of the trades still open
+    row, lvl, kind = fill + len(o) * (d > 0), sl * d, np.zeros(len(fill), np.int8)
+    t = np.flatnonzero(in_bar[row] <= lvl)                # stopped in the fill bar (no gap there)
+    xb[t], xp[t], kind[t] = fill[t], sl[t], 1
+    act, lo, size = np.flatnonzero((kind == 0) & (m > 1)), 1, 16
+    while len(act):                                       # watch bars lo .. lo + size - 1 after the fill of trades still open
         w = np.minimum(m[act], lo + size) - lo
         seg = np.repeat(act, w)                           # one row per (trade, watched bar)
         off = lo + np.arange(len(seg)) - np.repeat(np.cumsum(w) - w, w)
-        b, dd, s = fill[seg] + off, d[seg], sl[seg]
-        sp = np.where(dd > 0, 0.0, spread[b])             # shorts are stopped on the ask
-        op = o[b] + sp
-        gap = (off > 0) & ((op - s) * dd <= 0)            # opened through the stop: filled at the open
-        hit = gap | np.where(dd > 0, l[b] <= s, h[b] + sp >= s)
-        k = np.flatnonzero(hit)
+        k = np.flatnonzero(after[row[seg] + off] <= lvl[seg])
         k = k[np.r_[True, seg[k][1:] != seg[k][:-1]]] if len(k) else k     # the first hit of each trade
-        t = seg[k]
-        xb[t], xp[t], kind[t], done[t] = b[k], np.where(gap[k], op[k], s[k]), np.where(gap[k], 2, 1), True
+        t, b = seg[k], fill[seg[k]] + off[k]
+        op = o[b] + np.where(d[t] > 0, 0.0, spread[b])   # shorts are stopped on the ask
+        gap = (op - sl[t]) * d[t] <= 0                    # opened through the stop: filled at the open
+        xb[t], xp[t], kind[t] = b, np.where(gap, op, sl[t]), np.where(gap, 2, 1)
         lo += size; size *= 4
-        act = act[~done[act] & (m[act] > lo)]
+        act = act[(kind[act] == 0) & (m[act] > lo)]
     return px, xb, xp, kind
 
 # %% ../nbs/10b_baselines.ipynb #5ec785fa
 _KIND = np.array(["time", "stop", "stop (gap)"])
 
-def _book(o, h, l, spread, atr, decide, d, hold, sl_atr, spec: SymbolSpec, cfg: Config, equity, paths=None):
-    "Size and book one run's trades in order, compounding: the engine's sizing, the PaperBroker's costs and margin check."
+def _rewalk(o, spread, trig, f, dj, px, stop, m, slip):
+    "`_paths` for one trade (filled at bar `f`, direction `dj`, watched bars f .. f + m - 1) whose stop moved to `stop`."
+    s, row = px - stop * dj, f + len(o) * (dj > 0)
+    if trig[0][row] <= s * dj: return f, s, 1
+    if m > 1:
+        hit = trig[1][row + 1:row + m] <= s * dj
+        k = int(hit.argmax())
+        if hit[k]:
+            b = f + 1 + k; op = float(o[b] + (0.0 if dj > 0 else spread[b]))
+            return (b, op, 2) if (op - s) * dj <= 0 else (b, s, 1)
+    b = f + m
+    return b, float(o[b] - slip if dj > 0 else o[b] + spread[b] + slip), 0
+
+# %% ../nbs/10b_baselines.ipynb #528c3f40
+def _ledger(o, spread, trig, fill, d, hold, dist, paths, ends, spec: SymbolSpec, cfg: Config, equity):
+    "Book runs of trades (run r: rows ends[r-1] .. ends[r] - 1) in order, compounding: the engine's sizing (size_position's\n"\
+    "float operations, in line), the broker's margin check and costs. Returns lots, stop, exit bar, exit price, kind, code\n"\
+    "(0 taken, 1 refused by the sizing, 2 by the margin check) and the equity after each row."
     vpu, slip, lev = spec.value_per_price_unit, cfg.execution.slippage_pips * spec.pip_size, spec.leverage
-    risk, cap, comm = cfg.risk.risk_pct, cfg.risk.max_sl_loss_pct, spec.commission_per_lot
-    dist = np.asarray(sl_atr, np.float64) * atr[decide]
-    px, xb, xp, kind = _paths(o, h, l, spread, decide + 1, d, hold, dist, slip) if paths is None else paths
-    rows, eq = [], float(equity)
-    for j, (dj, dist_j, px_j, xb_j, xp_j, k_j) in enumerate(zip(d.tolist(), dist.tolist(), px.tolist(), xb.tolist(), xp.tolist(), kind.tolist())):
-        lots, stop, note = size_position(eq, risk, 1.0, dist_j, spec, cap)
-        if lots <= 0: rows.append((j, 0.0, np.nan, 0, np.nan, note, 0.0, 0.0, 0.0, eq)); continue
-        if stop != dist_j:                                # the equity-aware SL cap moved the stop: walk this trade again
-            p1 = _paths(o, h, l, spread, decide[j:j + 1] + 1, d[j:j + 1], hold[j:j + 1], [stop], slip)
-            px_j, xb_j, xp_j, k_j = (float(p1[0][0]), int(p1[1][0]), float(p1[2][0]), int(p1[3][0]))
-        if lots * px_j * vpu / lev > eq:                  # the PaperBroker's margin check (flat: free margin = balance)
-            rows.append((j, 0.0, np.nan, 0, np.nan, "skip: no money for the margin", 0.0, 0.0, 0.0, eq)); continue
-        half = comm * lots / 2
-        gross = (xp_j - px_j) * dj * lots * vpu
-        eq -= half; eq += gross - half                    # in the PaperBroker's order: half at the fill, half at the exit
-        rows.append((j, lots, stop, xb_j, xp_j, str(_KIND[k_j]), gross, 2 * half, gross - 2 * half, eq))
-    out = pd.DataFrame(rows, columns=["trade", "lots", "stop_dist", "exit_i", "exit_price", "reason", "gross", "commission", "pnl", "equity"])
-    out.insert(1, "decide_i", np.asarray(decide)[out.trade]); out.insert(2, "entry_i", out.decide_i + 1)
-    out.insert(3, "direction", np.asarray(d)[out.trade]); out.insert(5, "entry_price", px[out.trade])
-    return out
+    risk, capp, comm, step, lmin, lmax = cfg.risk.risk_pct, cfg.risk.max_sl_loss_pct, spec.commission_per_lot, spec.lot_step, spec.lot_min, spec.lot_max
+    dist = np.asarray(dist, np.float64); sdv, lmr, pxa = dist * vpu, lmin * dist * vpu, np.asarray(paths[0], np.float64)
+    px, xb, xp, kind = (np.asarray(a).tolist() for a in paths)
+    dl, dists, sdvl = np.asarray(d).tolist(), dist.tolist(), sdv.tolist()
+    T, lot_of, floor = len(px), {}, math.floor
+    lots_, stop_, code, eqs = [0.0] * T, [math.nan] * T, [1] * T, [0.0] * T
+    def lot(n):                                           # round(n * step, 8) memoised: round() is the slowest call here
+        x = lot_of.get(n)
+        if x is None: x = lot_of[n] = min(round(n * step, 8), lmax)
+        return x
+    def ahead(eq, j, end):                                # refusals leave the equity standing: size the next trades at it
+        B, cap = 64, eq * capp / 100                      # all at once, in growing blocks, up to the first one taken
+        while j < end:
+            a, b = j, min(end, j + B); B *= 2
+            ok = (dist[a:b] > 0) & (dist[a:b] < math.inf)
+            with np.errstate(all="ignore"): n = np.where(ok, np.floor(eq * risk / 100 / sdv[a:b] / step + 1e-9), 0.0)
+            x = n * step                                  # lots before round(., 8): exact where it could matter, clear
+            x = np.where(x > lmax * (1 + 1e-6) + 1e-6, lmax, np.where(x < lmin * (1 - 1e-6) - 1e-6, 0.0, np.nan))   # elsewhere
+            mid = np.flatnonzero(np.isnan(x))
+            if len(mid):
+                u, inv = np.unique(n[mid], return_inverse=True); x[mid] = np.array([lot(int(v)) for v in u.tolist()])[inv]
+            small = x < lmin
+            c = np.where(~ok | small & (lmr[a:b] > cap), 1, np.where(np.where(small, lmin, x) * pxa[a:b] * vpu / lev > eq, 2, 0))
+            t = int(np.argmin(c)) if c.min() == 0 else b - a
+            code[a:a + t], eqs[a:a + t], j = c[:t].tolist(), [eq] * t, a + t
+            if t < b - a: break
+        return j
+    j0 = 0
+    for end in np.asarray(ends).tolist():
+        eq, miss, need, nxt = float(equity), 0, 16, j0
+        for j in range(j0, end):
+            if j < nxt: continue
+            if miss >= need:                              # a streak of refusals: look ahead (and less eagerly if it was short)
+                nxt, miss = ahead(eq, j, end), 0
+                need = need if nxt - j >= 64 else need * 4
+                if j < nxt: continue
+            sd = dists[j]; eqs[j] = eq; miss += 1         # size_position(eq, risk, 1.0, sd, spec, cap), operation for operation
+            if not 0 < sd < math.inf: continue
+            n = floor(eq * risk / 100 / sdvl[j] / step + 1e-9); lots = lot_of.get(n)
+            if lots is None: lots = lot(n)
+            cap = eq * capp / 100
+            if lots < lmin:
+                if lmin * sd * vpu > cap: continue
+                lots = lmin
+            stop = cap / (lots * vpu) if lots * sd * vpu > cap else sd
+            if lots * px[j] * vpu / lev > eq: code[j] = 2; continue     # the margin check (the fill price ignores the stop)
+            if stop != sd:                                # the SL cap moved the stop: walk this trade again
+                xb[j], xp[j], kind[j] = _rewalk(o, spread, trig, int(fill[j]), dl[j], px[j], stop, max(int(hold[j]), 2) - 1, slip)
+            half = comm * lots / 2
+            eq -= half; eq += (xp[j] - px[j]) * dl[j] * lots * vpu - half    # half the commission at the fill, half at the exit
+            lots_[j], stop_[j], code[j], eqs[j], miss = lots, stop, 0, eq, 0
+        j0 = end
+    return (np.array(lots_), np.array(stop_), np.array(xb, np.int64), np.array(xp, np.float64), np.array(kind, np.int8),
+            np.array(code, np.int8), np.array(eqs))
 
 # %% ../nbs/10b_baselines.ipynb #297357e7
+def _book(o, h, l, spread, atr, decide, d, hold, sl_atr, spec: SymbolSpec, cfg: Config, equity):
+    "One run's trades sized and booked in order (`_ledger`), as a table; a refused trade's reason is the sizing's own note."
+    vpu, slip, trig = spec.value_per_price_unit, cfg.execution.slippage_pips * spec.pip_size, _triggers(o, h, l, spread)
+    dist = np.asarray(sl_atr, np.float64) * atr[decide]
+    P = _paths(o, h, l, spread, decide + 1, d, hold, dist, slip, trig)
+    lots, stop, xb, xp, kind, code, eq = _ledger(o, spread, trig, decide + 1, d, hold, dist, P, [len(decide)], spec, cfg, equity)
+    ok, half = code == 0, spec.commission_per_lot * lots / 2
+    gross = np.where(ok, (xp - P[0]) * d * lots * vpu, 0.0)
+    reason = np.where(ok, _KIND[kind], "skip: no money for the margin").astype(object)
+    before = np.r_[float(equity), eq[:-1]]
+    for j in np.flatnonzero(code == 1):
+        reason[j] = size_position(before[j], cfg.risk.risk_pct, 1.0, dist[j], spec, cfg.risk.max_sl_loss_pct)[2]
+    return pd.DataFrame({"trade": np.arange(len(decide)), "decide_i": decide, "entry_i": decide + 1, "direction": d, "lots": lots,
+                         "entry_price": P[0], "stop_dist": stop, "exit_i": np.where(ok, xb, 0), "exit_price": np.where(ok, xp, np.nan),
+                         "reason": reason, "gross": gross, "commission": 2 * half, "pnl": gross - 2 * half, "equity": eq})
+
 def simulate_trades(o, h, l, spread, atr, decide, direction, hold_bars, sl_atr, spec: SymbolSpec, cfg: Config,
                     initial_equity) -> pd.DataFrame:
     "Given trades (decided at the close of bars `decide`, one at a time), their P/L as the engine + PaperBroker would book it."
@@ -106,39 +178,60 @@ def simulate_trades(o, h, l, spread, atr, decide, direction, hold_bars, sl_atr, 
 # %% ../nbs/10b_baselines.ipynb #02c6e705
 SWEEPS = 16
 
-def _place(L, ok, start, stop, cand, rng, sweeps=SWEEPS):
-    "Decision bars for each run's blocks of lengths `L` (runs x K, in order): eligible, non-overlapping, uniformly spread."
-    nxt, prv = _nearest(ok)
+def _latest(L, prv, stop):
+    "r[run, k]: the latest eligible decision bar for trade k that still lets trades k .. K-1 fit before `stop` (-1: none)."
     R, K = L.shape
+    prv1, L1, r, lim = np.r_[-1, prv], np.ascontiguousarray(L.T) - 1, np.empty((K, R), np.int64), np.full(R, stop - 1)
+    for k in range(K - 1, -1, -1):                        # packing from the end, all runs at once
+        lim = r[k] = prv1[np.maximum(lim - L1[k], 0)]     # the last eligible bar at or before lim - L
+    return r.T
+
+def _forward(L, cand, nxt, start, r=None):
+    "Each trade at its candidate, or at the next eligible bar after the previous one's exit, never past `r`: that sequential\n"\
+    "walk's result, found as a fixed point from below for all trades at once (each pass redoes only trades whose predecessor moved)."
+    R, K = L.shape
+    nx = np.r_[nxt, np.full(int(L.max()) + 1, len(nxt) - 1)]   # past the end: none (len(ok))
+    s = nx[cand]; s[:, 0] = nx[np.maximum(cand[:, 0], start)]
+    if r is not None: s = np.minimum(s, r)
+    s, c, Lf, rf = s.ravel(), cand.ravel(), L.ravel(), None if r is None else r.ravel()
+    act = np.flatnonzero(np.arange(R * K) % K)            # every trade but each run's first
+    while len(act):
+        new = nx[np.maximum(c[act], s[act - 1] + Lf[act - 1])]
+        if rf is not None: new = np.minimum(new, rf[act])
+        ch = new != s[act]
+        act = act[ch]; s[act] = new[ch]
+        act = act[(act + 1) % K > 0] + 1
+    return s.reshape(R, K)
+
+# %% ../nbs/10b_baselines.ipynb #5c8294c0
+def _place(L, ok, start, stop, cand, rng, sweeps=SWEEPS, tables=None):
+    "Decision bars for each run's blocks of lengths `L` (runs x K, in order): eligible, non-overlapping, uniformly spread."
+    nxt, prv, E, below = _tables(ok) if tables is None else tables
+    (R, K), n = L.shape, len(ok)
     if K == 0: return np.zeros((R, 0), np.int64), np.ones(R, bool)
-    r, lim = np.empty((R, K), np.int64), np.full(R, stop - 1)
-    for k in range(K - 1, -1, -1):                        # latest feasible decision bar of each trade (packing from the end)
-        q = lim - L[:, k]
-        r[:, k] = np.where((q >= 0) & (lim >= 0), prv[np.clip(q, 0, None)], -1)
-        lim = r[:, k]
-    s, prev = np.empty((R, K), np.int64), np.full(R, start)
-    for k in range(K):                                    # the candidate, or the next eligible bar after the last exit,
-        x = np.minimum(nxt[np.clip(np.maximum(cand[:, k], prev), 0, len(nxt) - 1)], r[:, k])   # never past the latest
-        s[:, k], prev = x, x + L[:, k]
-    E, below = np.flatnonzero(ok), np.r_[0, np.cumsum(ok)]           # below[b]: eligible bars before b
+    s = _forward(L, cand, nxt, start)                     # a run whose walk fits never needed the latest-bar bound;
+    feas = s[:, -1] + L[:, -1] <= stop - 1                # the others walk again with it
+    if not feas.all():
+        r = _latest(L[~feas], prv, stop)
+        s[~feas], feas[~feas] = _forward(L[~feas], cand[~feas], nxt, start, r), r[:, 0] >= start
+    lo, hi = np.full((R, K + 1), start), np.full((R, K + 1), stop - 1)
     for _ in range(sweeps if len(E) else 0):              # Gibbs: each trade anew, uniformly within the room its neighbours
-        for k in (np.arange(0, K, 2), np.arange(1, K, 2)):   # leave (even trades, then odd: neighbours stay fixed)
-            lo = np.where(k > 0, s[:, k - 1] + L[:, k - 1], start)
-            hi = np.where(k < K - 1, s[:, (k + 1) % K] - L[:, k], stop - 1 - L[:, k])
-            a, b = below[np.clip(lo, 0, len(ok))], below[np.clip(hi + 1, 0, len(ok))]
+        for p in (0, 1):                                  # leave (even trades, then odd: neighbours stay fixed)
+            np.add(s, L, out=lo[:, 1:]); hi[:, :K] = s    # trade k may go from lo[k] to hi[k + 1] - L[k]
+            a = below[np.clip(lo[:, p:K:2], 0, n)]
+            b = below[np.clip(hi[:, p + 1::2] - L[:, p::2] + 1, 0, n)]
             u = a + (rng.random(a.shape) * (b - a)).astype(np.int64)
-            s[:, k] = np.where(b > a, E[np.clip(u, 0, len(E) - 1)], s[:, k])
-    return s, r[:, 0] >= start
+            s[:, p::2] = np.where(b > a, E[np.clip(u, 0, len(E) - 1)], s[:, p::2])
+    return s, feas
 
 def _draw(hold, sl, ok, start, stop, runs, rng, replace, sweeps=SWEEPS):
     "Per run: the strategy rows drawn, the decision bars and directions (fewer trades only where the window cannot fit them)."
-    N, E = len(hold), np.flatnonzero(ok)
-    nxt = _nearest(ok)[0]
+    tab = _tables(ok); nxt, E = tab[0], tab[2]; N = len(hold)
     pick = rng.integers(0, N, (runs, N)) if replace else np.argsort(rng.random((runs, N)), axis=1)
     d = rng.choice(np.array([-1, 1]), (runs, N))
     cand = (E[np.sort(np.stack([rng.choice(len(E), N, replace=False) for _ in range(runs)]), axis=1)]
             if len(E) >= N else np.full((runs, N), start))
-    s, feas = _place(np.maximum(hold[pick], 2), ok, start, stop, cand, rng, sweeps)
+    s, feas = _place(np.maximum(hold[pick], 2), ok, start, stop, cand, rng, sweeps, tab)
     out = []
     for r in range(runs):
         if feas[r]: out.append((pick[r], s[r], d[r])); continue
@@ -148,7 +241,7 @@ def _draw(hold, sl, ok, start, stop, runs, rng, replace, sweeps=SWEEPS):
             prev = nxt[prev] + max(hold[p[k]], 2); k += 1
         p = p[:k]
         c = E[np.sort(rng.choice(len(E), k, replace=False))][None, :] if k else np.zeros((1, 0), np.int64)
-        s1, _ = _place(np.maximum(hold[p], 2)[None, :], ok, start, stop, c, rng, sweeps)
+        s1, _ = _place(np.maximum(hold[p], 2)[None, :], ok, start, stop, c, rng, sweeps, tab)
         out.append((p, s1[0], d[r][:k]))
     return out
 
@@ -156,11 +249,9 @@ def _draw(hold, sl, ok, start, stop, runs, rng, replace, sweeps=SWEEPS):
 def random_entries(o, h, l, c, spread, t_ns, atr, eligible, strategy, spec: SymbolSpec, cfg: Config, initial_equity,
                    runs=20, seed=7, start=0, stop=None, replace=False) -> dict:
     "Net profit of seeded runs of exactly as many random trades as the strategy made, sized and costed like the engine + PaperBroker."
-    o, h, l, c, spread, atr = (np.asarray(a, np.float64) for a in (o, h, l, c, spread, atr))
     t_ns, n = np.asarray(t_ns, np.int64), len(o)
     stop = n if stop is None else min(int(stop), n)
     hold, sl = _strategy_pairs(strategy); N = len(hold)
-    slip = cfg.execution.slippage_pips * spec.pip_size
     method = (f"{runs} seeded runs (seed {seed}), each of {N} non-overlapping trades at uniformly random eligible bars, random "
               f"direction, (hold, stop) pairs {'resampled' if replace else 'shuffled'} from the strategy's {N} trades, no target; "
               f"engine sizing ({cfg.risk.risk_pct}% risk, SL cap {cfg.risk.max_sl_loss_pct}%), PaperBroker fills (spread, "
@@ -168,29 +259,29 @@ def random_entries(o, h, l, c, spread, t_ns, atr, eligible, strategy, spec: Symb
     res = {"runs": 0, "target_trades": N, "method": method, "swap": "ignored", "seed": seed,
            "window": f"{pd.Timestamp(t_ns[start], tz='UTC')} .. {pd.Timestamp(t_ns[stop - 1], tz='UTC')} ({stop - start} bars)" if stop > start else "empty"}
     if runs == 0 or N == 0: return res | {"note": "disabled (runs=0)" if runs == 0 else "no strategy trades to match"}
-    ok = np.asarray(eligible, bool) & np.isfinite(atr) & (atr > 0)
-    ok[:start] = False; ok[max(stop - 2, start):] = False    # filled at i + 1, the earliest time exit is at i + 2 <= stop - 1
-    drawn = _draw(hold, sl, ok, start, stop, runs, np.random.default_rng(seed), replace)
-    dec = np.concatenate([x[1] for x in drawn]); dr = np.concatenate([x[2] for x in drawn])
-    hd = np.concatenate([hold[x[0]] for x in drawn]); sa = np.concatenate([sl[x[0]] for x in drawn])
-    P = _paths(o, h, l, spread, dec + 1, dr, hd, sa * atr[dec], slip) if len(dec) else None
-    nets, taken, skipped, expo, j = [], [], [], [], 0
-    for p, s, d in drawn:
-        k = len(p); sl_ = slice(j, j + k); j += k
-        b = _book(o, h, l, spread, atr, s, d, hold[p], sl[p], spec, cfg, initial_equity,
-                  paths=tuple(a[sl_] for a in P) if k else None)
-        done = b[b.lots > 0]
-        nets.append(float(b.equity.iloc[-1] - initial_equity) if len(b) else 0.0)
-        taken.append(len(done)); skipped.append(len(b) - len(done))
-        expo.append(float((done.exit_i - done.entry_i).sum() / max(1, stop - start) * 100))
-    nets = np.array(nets); fits = all(len(x[0]) == N for x in drawn)
-    note = "" if fits else f"the window fits only {min(len(x[0]) for x in drawn)} of the strategy's {N} trades in some runs (their shortest holds were taken)"
-    if sum(skipped): note += ("; " if note else "") + f"{sum(skipped)} trade(s) skipped by the engine's sizing or the broker's margin check"
-    return res | {"runs": runs, "trades_per_run": taken, "fits": fits, "skipped_per_run": skipped,
+    w = slice(start, max(stop, start))                    # the window's bars only; bar numbers below count from its first
+    o, h, l, spread, atr = (np.asarray(a, np.float64)[w] for a in (o, h, l, spread, atr))
+    ok = np.broadcast_to(np.asarray(eligible, bool), (n,))[w] & np.isfinite(atr) & (atr > 0)
+    ok[max(stop - start - 2, 0):] = False                 # filled at i + 1, the earliest time exit is at i + 2 <= stop - 1
+    drawn = _draw(hold, sl, ok, 0, len(ok), runs, np.random.default_rng(seed), replace)
+    k = np.array([len(x[0]) for x in drawn]); ends = np.cumsum(k)
+    dec, dr = (np.concatenate([x[i] for x in drawn]).astype(np.int64) for i in (1, 2))
+    hd, dist = np.concatenate([hold[x[0]] for x in drawn]), np.concatenate([sl[x[0]] for x in drawn]) * atr[dec]
+    slip, trig = cfg.execution.slippage_pips * spec.pip_size, _triggers(o, h, l, spread)
+    P = _paths(o, h, l, spread, dec + 1, dr, hd, dist, slip, trig)
+    _, _, xb, _, _, code, eq = _ledger(o, spread, trig, dec + 1, dr, hd, dist, P, ends, spec, cfg, initial_equity)
+    run, taken = np.repeat(np.arange(runs), k), code == 0
+    nets = np.where(k > 0, eq[np.maximum(ends - 1, 0)] if len(eq) else 0.0, float(initial_equity)) - initial_equity
+    took = np.bincount(run[taken], minlength=runs); skipped = k - took
+    held = np.bincount(run[taken], (xb - dec - 1)[taken], minlength=runs)     # bars in the market, entry to exit
+    fits = bool((k == N).all())
+    note = "" if fits else f"the window fits only {k.min()} of the strategy's {N} trades in some runs (their shortest holds were taken)"
+    if skipped.sum(): note += ("; " if note else "") + f"{skipped.sum()} trade(s) skipped by the engine's sizing or the broker's margin check"
+    return res | {"runs": runs, "trades_per_run": took.tolist(), "fits": fits, "skipped_per_run": skipped.tolist(),
                   "net_profits": nets.tolist(), "net_profit_mean": float(nets.mean()), "net_profit_median": float(np.median(nets)),
                   "net_profit_p5": float(np.percentile(nets, 5)), "net_profit_p95": float(np.percentile(nets, 95)),
                   "returns_pct": (nets / initial_equity * 100).tolist(), "return_pct_median": float(np.median(nets) / initial_equity * 100),
-                  "exposure_pct": expo, "note": note}
+                  "exposure_pct": (held / max(1, stop - start) * 100).tolist(), "note": note}
 
 # %% ../nbs/10b_baselines.ipynb #f58d3f8f
 def percentile_of(value, values) -> float:
