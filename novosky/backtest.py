@@ -189,7 +189,7 @@ def backtest(bars, S: Settings | None = None, models_dir=None, window="all", pro
     man = check_compat(models_dir, S.ml.features, public_key=public_key(S))
     start, stop, cut = window_bounds(bars, man, window, models_dir, data)
     chain = chain or load_chain(models_dir, S.ml.features, S.config, sources=S.ml.serving.sources, threads=threads, public_key=public_key(S))
-    prep = prepare(bars, chain, S, F)
+    prep = prepare(bars, chain, S, F, lazy=True)            # signals computed as far as the walk asks
     res = run(prep, S, chain, start, stop, progress)
     m = metrics(res, S)
     c = training_cutoff(man)

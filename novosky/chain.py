@@ -18,7 +18,7 @@ from .engine import Engine, RISK_MIN, RISK_MAX
 from .ports import spread_prices, bar_period_ns
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'RiskPredictor', 'Chain', 'load_chain', 'public_key', 'Prepared', 'prepare', 'fill_sltp']
+__all__ = ['USER_ERRORS', 'LAZY_CHUNK', 'RiskPredictor', 'Chain', 'load_chain', 'public_key', 'Prepared', 'prepare', 'fill_sltp']
 
 # %% ../nbs/10c_chain.ipynb #82989d0f
 from .config import ConfigError
@@ -106,8 +106,14 @@ class Prepared:
     complete: np.ndarray = None     # the signal's confidence/agreement are exact here (else only the NONE vote is)
     ready: np.ndarray = None        # ATR is known: the engine sees the bar (vote NONE where a feature is missing)
     signal: object = None           # the SignalPredictor, to complete rows on demand
+    upto: int = 0                   # the signals (vote, entry_ok, SL/TP) are computed for bars [0, upto)
+    extend: object = None           # a lazy precompute: computes the next chunk of signals
+    def signals_until(self, j):
+        "Make sure the signals of bars < j exist (a lazy precompute computes them a chunk at a time, as the walk asks)."
+        while self.upto < min(j, len(self.c)) and self.extend is not None: self.extend()
     def ensure(self, i, chunk=256):
         "Make the signal exact at bar i (and the next `chunk` bars) — the position model reads it at open positions."
+        self.signals_until(min(i + chunk, len(self.c)))
         if self.complete[i] or self.signal is None: return
         j = np.arange(i, min(i + chunk, len(self.c)))
         j = j[~self.complete[j] & np.isfinite(self.X[j]).all(axis=1)]
@@ -117,14 +123,18 @@ class Prepared:
         self.complete[i: i + chunk] = True
 
 # %% ../nbs/10c_chain.ipynb #d9d80f6d
-def prepare(bars: pd.DataFrame, chain: Chain, S: Settings, F: pd.DataFrame | None = None, fast=True) -> Prepared:
+LAZY_CHUNK = 65_536     # bars of signals a lazy precompute computes at a time
+
+def prepare(bars: pd.DataFrame, chain: Chain, S: Settings, F: pd.DataFrame | None = None, fast=True, lazy=False,
+            chunk=LAZY_CHUNK) -> Prepared:
     "Features, signal votes and SL/TP distances for every bar, in batch (all causal).\n\n"\
     "`fast`: ask the signal ensemble only where the market gates (spread, session, news) let an entry through, and its\n"\
-    "third member only where the first two do not both vote NONE; the walk completes rows it needs on demand."
+    "third member only where the first two do not both vote NONE; the walk completes rows it needs on demand.\n"\
+    "`lazy`: compute the signals `chunk` bars at a time as the walk reaches them (`signals_until`): bars after the walk's end,\n"\
+    "or after the drawdown breaker halted trading for good, are never asked."
     F = F if F is not None else compute_features(bars, FeatureContext.from_config(S), dtype=np.float32)
     X = F.to_numpy(np.float32)
-    n = len(bars)
-    spec = S.symbol_spec
+    n, spec = len(bars), S.symbol_spec
     o, h, l, c = (bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
     spread = spread_prices(bars, spec)
     atr = talib.ATR(h, l, c, S.ml.labels.atr_period)
@@ -133,24 +143,29 @@ def prepare(bars: pd.DataFrame, chain: Chain, S: Settings, F: pd.DataFrame | Non
     col = {name: j for j, name in enumerate(F.columns)}
     blackout = np.nan_to_num(X[:, col["news_blackout"]]) > 0.5
     ready = np.isfinite(X).all(axis=1) & np.isfinite(atr)
-    market_ok = Engine(S.config, spec).market_gate_mask(spread, t + bar_ns, blackout) if fast else np.ones(n, bool)
-    vote = np.zeros(n, np.int8); conf = np.zeros(n); agr = np.zeros(n, np.int8)
-    complete = ~ready.copy()
-    rows = ready & market_ok
-    if chain.signal is not None and rows.any():
-        if fast:
-            s, full = chain.signal.predict_cascade(X[rows], prune_below=S.config.filters.min_confidence)
-            complete[np.flatnonzero(rows)[full]] = True
-        else:
-            s = chain.signal.predict(X[rows]); complete[rows] = True
-        vote[rows], conf[rows], agr[rows] = s.vote, s.confidence, s.agreement
-    if chain.signal is None: complete[:] = True
-    entry_ok = market_ok & (Engine(S.config, spec).signal_gate_mask(conf, agr) if fast else True)
-    sl = np.full(n, S.ml.labels.sl_atr); tp = np.full(n, S.ml.labels.tp_atr)
-    fill_sltp(sl, tp, X, np.where(entry_ok, vote, NONE), conf, agr, chain)
-    return Prepared(bars, X, t, t + bar_ns, o, h, l, c, spread, atr, vote, conf, agr, blackout,
-                    np.nan_to_num(X[:, col["atr_ratio_7_28"]], nan=1.0), sl, tp, market_ok=market_ok, entry_ok=entry_ok,
-                    complete=complete, ready=np.isfinite(atr), signal=chain.signal)
+    eng = Engine(S.config, spec)
+    market_ok = eng.market_gate_mask(spread, t + bar_ns, blackout) if fast else np.ones(n, bool)
+    P = Prepared(bars, X, t, t + bar_ns, o, h, l, c, spread, atr, np.zeros(n, np.int8), np.zeros(n), np.zeros(n, np.int8), blackout,
+                 np.nan_to_num(X[:, col["atr_ratio_7_28"]], nan=1.0), np.full(n, S.ml.labels.sl_atr), np.full(n, S.ml.labels.tp_atr),
+                 market_ok=market_ok, entry_ok=np.zeros(n, bool), complete=~ready if chain.signal is not None else np.ones(n, bool),
+                 ready=np.isfinite(atr), signal=chain.signal)
+    def fill(lo, hi):
+        "The signals of bars [lo, hi)."
+        rows = lo + np.flatnonzero(ready[lo:hi] & market_ok[lo:hi])
+        if chain.signal is not None and len(rows):
+            if fast:
+                s, full = chain.signal.predict_cascade(X[rows], prune_below=S.config.filters.min_confidence)
+                P.complete[rows[full]] = True
+            else:
+                s = chain.signal.predict(X[rows]); P.complete[rows] = True
+            P.vote[rows], P.confidence[rows], P.agreement[rows] = s.vote, s.confidence, s.agreement
+        P.entry_ok[lo:hi] = market_ok[lo:hi] & (eng.signal_gate_mask(P.confidence[lo:hi], P.agreement[lo:hi]) if fast else True)
+        fill_sltp(P.sl[lo:hi], P.tp[lo:hi], X[lo:hi], np.where(P.entry_ok[lo:hi], P.vote[lo:hi], NONE), P.confidence[lo:hi],
+                  P.agreement[lo:hi], chain)
+        P.upto = hi
+    if lazy: P.extend = lambda: fill(P.upto, min(n, P.upto + chunk))
+    else: fill(0, n)
+    return P
 
 def fill_sltp(sl, tp, X, vote, conf, agr, chain):
     "SL/TP model distances (ATR multiples) for every bar with a BUY/SELL vote, in the vote's direction."

@@ -98,16 +98,26 @@ def build_engine(S: Settings, chain: Chain, sltp=None, initial_equity=None, stat
 
 # %% ../nbs/10d_driver.ipynb #6180f8a1
 class BatchSignals:
-    "Signals from a batch precompute (`novosky.chain.prepare`)."
-    def __init__(self, prep: Prepared): self.P = prep
+    "Signals from a batch precompute (`novosky.chain.prepare`, eager or lazy)."
+    def __init__(self, prep: Prepared): self.P, self._act, self._seen = prep, np.zeros(0, np.int64), 0
     def warm(self, frame): pass
     def sltp(self, bar, d): return self.P.sl[bar.i], self.P.tp[bar.i]
-    def active(self) -> np.ndarray:
+    def next_active(self, i, stop) -> int:
+        "The first bar in [i, stop) where a flat engine could open a trade, else `stop` (computing signals as needed)."
         P = self.P
-        return np.flatnonzero((P.vote != NONE) & P.ready & (P.entry_ok if P.entry_ok is not None else True))
+        while True:
+            if self._seen < P.upto:                  # index the bars whose signals exist
+                lo, hi = self._seen, P.upto
+                ok = (P.vote[lo:hi] != NONE) & P.ready[lo:hi] & P.entry_ok[lo:hi]
+                self._act, self._seen = np.concatenate([self._act, lo + np.flatnonzero(ok)]), hi
+            k = int(np.searchsorted(self._act, i))
+            if k < len(self._act) and self._act[k] < stop: return int(self._act[k])
+            if P.upto >= stop or P.extend is None: return stop
+            P.signals_until(P.upto + 1)
     def bar(self, q: Quote, decide=True):
         P, i = self.P, q.i
         if not decide or not P.ready[i]: return None
+        if i >= P.upto: P.signals_until(i + 1)
         if not P.complete[i]: P.ensure(i)
         return to_bar(q, P.atr[i], P.vote[i], P.confidence[i], P.agreement[i], P.blackout[i], P.vol_regime[i], P.X[i])
 
@@ -250,13 +260,12 @@ def replay(self: Driver, feed: HistoricalFeed, stop=None, skip_idle=False, equit
     eng, stop = self.engine, feed.n if stop is None else stop
     horizon = stop if horizon is None else horizon       # orders at bar i go to the broker only if bar i+1 < horizon exists
     start = i = feed.next_i
-    active = self.signals.active() if skip_idle else None
-    skip = skip_idle and active is not None and self.control is None
+    skip = skip_idle and hasattr(self.signals, "next_active") and self.control is None
     exposed = 0
     while i < stop:
         if skip and not eng.state.positions and not eng.state.pending:
-            k = int(np.searchsorted(active, i))
-            j = min(int(active[k]) if k < len(active) else stop, stop)
+            # a halted engine (max drawdown breaker) never trades again in this run: nothing left to visit
+            j = stop if eng.state.halted else self.signals.next_active(i, stop)
             if j > i:
                 if equity is not None: equity[i - start: j - start] = self.broker.account()[0]
                 if progress is not None: progress.update(j - i)
