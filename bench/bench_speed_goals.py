@@ -9,19 +9,9 @@ the models and the data included.
   3. the same backtest with the default random-entry and buy-and-hold baselines (goal: ratio <= 0.5)
 Each pair is A then B; the ratio is taken pair by pair and its median printed with min..max.
 Usage: python bench/bench_speed_goals.py --ref-dir ../shared/bench [--bars 1000000] [--pairs 3] [--only bot|nobase|base]"""
-import argparse, resource, statistics, subprocess, sys, tempfile, time
+import argparse, statistics, sys, tempfile
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(cmd):
-    "(wall s, cpu s) of one whole process run from the repository root, output discarded."
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN); t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t; r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode: raise SystemExit(f"failed ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stderr.decode()[-2000:]}")
-    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+from bench_features import timed_run as timed       # (wall s, cpu s) of one whole process run from the repository root
 
 
 def pairs(a, b, n):
