@@ -4,23 +4,23 @@
 
 # %% ../nbs/11b_train.ipynb #e4a35873
 from __future__ import annotations
-import sys, time
+import dataclasses, json, sys, time
 from pathlib import Path
 import numpy as np
-from .config import load_all, ConfigError
+from .config import load_all, ConfigError, Settings, MlConfig, from_dict, to_dict
 from .data import load, sample_path, DataError, tune_allocator, split_is_oos, add_data_args, fits_config
 from .news import load_calendar, calendar_coverage, coverage_note
 from .features import compute_features, FeatureContext, FeatureError
 from .labels import make_labels, LabelParams
 from .models import (assemble, StaleModelError, ModelCompatibilityError, ModelIntegrityError, ExportError, read_manifest,
-                            stage_set, commit_set, discard_set, sign_set, signing_key, SIGNATURE)
+                            stage_set, commit_set, discard_set, sign_set, signing_key, SIGNATURE, MANIFEST, _write_atomic)
 from .signal import SignalTrainer, evaluate_signal, signal_verdict
 from .position import PositionTrainer
 from .sltp import SltpTrainer
 from .risk import RiskTrainer
 
 # %% auto #0
-__all__ = ['STEPS', 'train', 'main']
+__all__ = ['STEPS', 'TUNABLE', 'load_params', 'with_params', 'train', 'main']
 
 # %% ../nbs/11b_train.ipynb #cbf9f0f8
 STEPS = ("signal", "position", "sltp", "risk")
@@ -48,11 +48,51 @@ def _name_target(e: BaseException, staging, target):
     "Name the target folder, not the staging folder, in an error's message."
     if len(e.args) == 1 and isinstance(e.args[0], str): e.args = (e.args[0].replace(str(staging), str(target)),)
 
+# %% ../nbs/11b_train.ipynb #b2c3d4e5
+TUNABLE = ("labels", "training", "position")    # ml_config.json sections a run may override (never features, split, models, serving)
+
+def load_params(path) -> dict:
+    "The parameters in `path`: a tuning result (`best_params.json`: its `params`) or a plain JSON object, as\n"\
+    "{'section.key': value} with section one of labels, training, position."
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f"--params: {p} not found")
+    try: d = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(p, [f"not valid JSON ({e})"]) from None
+    if isinstance(d, dict) and "params" in d: d = d["params"]
+    if not isinstance(d, dict) or not d:
+        raise ConfigError(p, ['params: expected a non-empty object of ml_config.json keys, e.g. {"training.n_estimators": 60}'])
+    return d
+
+def with_params(S: Settings, params: dict, source="params") -> Settings:
+    "`S` with `params` ({'training.n_estimators': 60, …}) put into its ml_config in memory and validated as ml_config.json\n"\
+    "is (types, ranges, embargo ≥ horizon); a `ConfigError` names `source` and each bad key. No file is written."
+    d, probs = to_dict(S.ml), []
+    for k, v in params.items():
+        sec, _, key = str(k).partition(".")
+        if sec not in TUNABLE or not key or "." in key:
+            probs.append(f"{k}: not an overridable ml_config.json key; use section.key with section one of {', '.join(TUNABLE)}")
+        elif key not in d[sec]: probs.append(f"{k}: unknown key; allowed keys in {sec}: {', '.join(sorted(d[sec]))}")
+        else: d[sec][key] = v
+    if probs: raise ConfigError(source, probs)
+    return dataclasses.replace(S, ml=from_dict(MlConfig, d, f"ml_config.json with {source}"))
+
+def _record_params(models_dir, step, params, source):
+    "Note in the manifest, in the step's meta, the overrides its model was trained with (artifacts and digests unchanged)."
+    man = read_manifest(models_dir)
+    man["models"][step]["meta"]["ml_overrides"] = {"source": str(source), "params": dict(params)}
+    _write_atomic(Path(models_dir) / MANIFEST, (json.dumps(man, indent=1) + "\n").encode())
+
 # %% ../nbs/11b_train.ipynb #68b7a4d6
-def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset_hours=0.0, sign_key=None, allow_mismatch=False) -> dict:
+def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset_hours=0.0, sign_key=None, allow_mismatch=False,
+          params=None, params_source="params") -> dict:
     "Train `steps` (in chain order) on `data` into a staged copy of `models_dir`, then swap the finished set in whole\n"\
-    "(signed first with `sign_key`, a private key file); returns a summary per step. A failure leaves the previous set."
+    "(signed first with `sign_key`, a private key file); returns a summary per step. A failure leaves the previous set.\n"\
+    "`params` ({'training.n_estimators': 60, …}, e.g. a tuning result) override ml_config.json for this run only."
     S = S or load_all()
+    if params:
+        S = with_params(S, params, params_source)
+        log(f"params from {params_source} override ml_config.json for this run only (the file is not changed): "
+            + ", ".join(f"{k}={v}" for k, v in params.items()))
     bad = set(steps) - set(STEPS)
     steps = [s for s in STEPS if s in set(steps)]
     if bad: raise ValueError(f"unknown step(s) {sorted(bad)}; steps are {', '.join(STEPS)}")
@@ -78,6 +118,7 @@ def train(data=None, models_dir=None, steps=STEPS, S=None, log=print, utc_offset
         for step in steps:
             t = time.perf_counter()
             out[step] = _step(step, staging, bars, F, L, S)
+            if params: _record_params(staging, step, params, params_source)
             out[step]["seconds"] = round(time.perf_counter() - t, 1)
             log(f"{step}: done in {out[step]['seconds']} s — " + ", ".join(f"{k} {v}" for k, v in out[step].items() if k not in ("oos", "seconds", "backtest", "verdict")))
             log(f"  {out[step]['verdict']}")
@@ -103,12 +144,15 @@ def main(argv=None):
     ap.add_argument("--config", help="config.json to use (its folder must hold ml_config.json and config/brokers.json)")
     add_data_args(ap)
     ap.add_argument("--sign-key", metavar="KEYFILE", help="sign the new set with this Ed25519 private key (python -m novosky.models keygen) before it is swapped in")
+    ap.add_argument("--params", metavar="FILE", help="JSON of ml_config.json values (section.key) to use for this run only, e.g. "
+                    "runs/tune/<study>/best_params.json from python -m novosky.tune; ml_config.json is not changed")
     a = ap.parse_args(argv)
     tune_allocator()
     try:
         S = load_all(config=a.config) if a.config else load_all()
+        params = load_params(a.params) if a.params else None
         res = train(a.data, a.models_dir, [s.strip() for s in a.steps.split(",") if s.strip()], S, utc_offset_hours=a.utc_offset,
-                    sign_key=a.sign_key, allow_mismatch=a.allow_mismatch)
+                    sign_key=a.sign_key, allow_mismatch=a.allow_mismatch, params=params, params_source=a.params)
     except (StaleModelError, ModelCompatibilityError, ModelIntegrityError, ExportError, ConfigError, DataError, FeatureError,
             FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
