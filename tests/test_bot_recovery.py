@@ -34,6 +34,7 @@ def replay(tmp_path_factory):
     return p, trades(ref_store)
 
 
+@pytest.mark.slow
 def test_sigkill_at_20_random_points_then_restart(replay, tmp_path):
     p, ref = replay
     assert len(ref) > 5
@@ -100,6 +101,7 @@ def test_bad_input_fails_before_any_order(tmp_path):
     assert r.returncode == 1 and "Retrain all four models" in r.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_during_fast_replay(replay, tmp_path):
     "The --fast replay saves its state and store every 500 bars: killed anywhere, it redoes at most those and ends the same."
     p, ref = replay

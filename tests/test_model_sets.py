@@ -45,6 +45,7 @@ class Marker:
 
 # ---- 1. no failure costs the last good set ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_killed_train_keeps_the_previous_set(tmp_path):
     "SIGKILL `python -m novosky.train --models-dir D` at random times: D stays the previous set, byte for byte, loadable;\n"\
     "the next successful run leaves no staging debris."

@@ -5,6 +5,7 @@ from conftest import run_module, ROOT
 from novosky.models import library_versions, sha256_file
 
 
+@pytest.mark.slow
 def test_committed_models_are_reproducible(tmp_path):
     man = json.loads((ROOT / "models/model_compat.json").read_text())
     if man["versions"] != library_versions():

@@ -1,10 +1,12 @@
 """`python -m novosky.train` and `python -m novosky.backtest` as a user runs them, on an MT5-format export."""
+import pytest
 import json
 import pandas as pd
 from conftest import run_module, ROOT
 from novosky.data import sample, to_mt5_csv
 
 
+@pytest.mark.slow
 def test_train_then_backtest_an_mt5_export(tmp_path):
     src = tmp_path / "EURUSD_H1.csv"
     to_mt5_csv(sample(), src, utc_offset_hours=2)                       # as MT5 exports it: server time, tabs

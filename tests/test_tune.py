@@ -101,6 +101,7 @@ def pg_url():
         srv.cleanup()
 
 
+@pytest.mark.slow
 def test_postgres_study_survives_a_killed_worker(pg_url, tmp_path):
     """Through PostgreSQL (how hosts share a study): a worker SIGKILLed mid-trial leaves its trial RUNNING only until its
     heartbeat is stale; the next command's workers fail it and run its parameters again, and the study goes on."""
