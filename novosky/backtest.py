@@ -45,7 +45,7 @@ def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=
     stop = len(prep.c) if stop is None else stop
     init = initial_equity if initial_equity is not None else cfg.backtest.initial_equity
     feed = HistoricalFeed(prep.bars, S.symbol_spec, start)
-    drv = Driver(S, chain, PaperBroker(S.symbol_spec, cfg.execution, init), BatchSignals(prep), keep_events=True, initial_equity=init)
+    drv = Driver(S, chain, PaperBroker(S.symbol_spec, cfg.execution, init), BatchSignals(prep, exact=chain.position is not None), keep_events=True, initial_equity=init)
     equity = np.empty(stop - start)
     bar_ = None
     if progress:

@@ -152,7 +152,7 @@ def close_all(self: PaperBroker, q: Quote, reason="end of data") -> list:
 
 @patch
 def trades_frame(self: PaperBroker) -> pd.DataFrame:
-    df = pd.DataFrame([asdict(x) for x in self.trades], columns=[f.name for f in fields(ClosedTrade)])   # columns even when empty
+    df = pd.DataFrame([vars(x) for x in self.trades], columns=[f.name for f in fields(ClosedTrade)])   # columns even when empty; flat records
     if len(df):
         for k in ("entry_time", "exit_time"): df[k] = pd.to_datetime(df[k], utc=True)
     return df

@@ -111,7 +111,7 @@ class Prepared:
     def signals_until(self, j):
         "Make sure the signals of bars < j exist (a lazy precompute computes them a chunk at a time, as the walk asks)."
         while self.upto < min(j, len(self.c)) and self.extend is not None: self.extend()
-    def ensure(self, i, chunk=256):
+    def ensure(self, i, chunk=2048):
         "Make the signal exact at bar i (and the next `chunk` bars) — the position model reads it at open positions."
         self.signals_until(min(i + chunk, len(self.c)))
         if self.complete[i] or self.signal is None: return

@@ -98,8 +98,11 @@ def build_engine(S: Settings, chain: Chain, sltp=None, initial_equity=None, stat
 
 # %% ../nbs/10d_driver.ipynb #6180f8a1
 class BatchSignals:
-    "Signals from a batch precompute (`novosky.chain.prepare`, eager or lazy)."
-    def __init__(self, prep: Prepared): self.P, self._act, self._seen = prep, np.zeros(0, np.int64), 0
+    "Signals from a batch precompute (`novosky.chain.prepare`, eager or lazy). `exact`: complete the ensemble's confidence\n"\
+    "and agreement at every bar the engine sees (the position model reads them); without a position model a row the\n"\
+    "fast precompute left incomplete is one whose vote is NONE or cannot pass the gates, and stays so."
+    def __init__(self, prep: Prepared, exact=True):
+        self.P, self.exact, self._act, self._seen = prep, exact, np.zeros(0, np.int64), 0
     def warm(self, frame): pass
     def sltp(self, bar, d): return self.P.sl[bar.i], self.P.tp[bar.i]
     def next_active(self, i, stop) -> int:
@@ -118,7 +121,7 @@ class BatchSignals:
         P, i = self.P, q.i
         if not decide or not P.ready[i]: return None
         if i >= P.upto: P.signals_until(i + 1)
-        if not P.complete[i]: P.ensure(i)
+        if self.exact and not P.complete[i]: P.ensure(i)
         return to_bar(q, P.atr[i], P.vote[i], P.confidence[i], P.agreement[i], P.blackout[i], P.vol_regime[i], P.X[i])
 
 class LiveSignals:

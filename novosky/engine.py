@@ -320,7 +320,7 @@ def _entry(self: Engine, bar):
     reason = (f"{side} vote {bar.agreement}/3 conf {bar.confidence:.2f}; SL {sl_atr:.2f} ATR, TP {tp_atr:.2f} ATR; "
               f"risk x{mult:.2f} -> {lots} lots" + (f"; {note}" if note else ""))
     o = Order("open", pid, d, lots, stop, tp_atr * bar.atr, atr=bar.atr, reason=reason, client_id=f"nsk-{pid}")
-    st.pending.append(asdict(o))
+    st.pending.append(dict(vars(o)))
     self._event(bar, "order", reason, position_id=pid, risk_features=self.risk_features(bar).tolist(), risk_mult=mult)
     return o
 
@@ -343,7 +343,7 @@ def _add(self: Engine, bar, p: Position, p_add):
     pid = st.next_id; st.next_id += 1
     reason = f"position model ADD (p={p_add:.2f}) to {p.id}: {lots} lots at the group's stop and target"
     o = Order("add", pid, p.direction, lots, sl_price=p.sl, tp_price=p.tp, parent=p.id, atr=p.atr, reason=reason, client_id=f"nsk-{pid}")
-    st.pending.append(asdict(o))
+    st.pending.append(dict(vars(o)))
     self._event(bar, "order", reason, position_id=pid)
     return [o]
 
@@ -353,7 +353,7 @@ def close_group(self: Engine, bar, group, reason):
     st, out = self.state, []
     for p in [q for q in st.positions if q.group == group]:
         o = Order("close", p.id, -p.direction, p.lots, reason=reason, client_id=f"nsk-{p.id}-x")
-        st.pending.append(asdict(o)); out.append(o)
+        st.pending.append(dict(vars(o))); out.append(o)
     self._event(bar, "order", reason, position_id=group)
     return out
 
