@@ -137,3 +137,18 @@ def test_postgres_study_survives_a_killed_worker(pg_url, tmp_path):
     assert len(retried) == 1 and retried[0].params == killed.params and retried[0].state.name == "COMPLETE"
     led = Ledger(tmp_path / "ledger").read()
     assert sorted(led.state) == ["COMPLETE", "COMPLETE"] and "postgresql+psycopg://postgres@127.0.0.1" in led.storage[0]
+
+
+def test_same_seed_one_worker_same_study(tmp_path):
+    "Reproducible: the same seed with one worker samples the same parameters, scores them the same and picks the same best."
+    (tmp_path / "space.json").write_text(json.dumps(SPACE))
+    out = []
+    for k in (1, 2):
+        run = tmp_path / f"run{k}"
+        r = run_module("novosky.tune", "signal", "--study", "rep", "--storage", tmp_path / f"j{k}.journal", "--n-trials", 2,
+                       "--seed", 11, "--run-dir", run, "--ledger", tmp_path / f"ledger{k}", "--space", tmp_path / "space.json",
+                       "--no-progress")
+        assert r.returncode == 0, r.stderr + r.stdout
+        st = journal_study(tmp_path / f"j{k}.journal", "rep")
+        out.append(([t.params for t in st.trials], [t.value for t in st.trials], json.loads((run / "best_params.json").read_text())["params"]))
+    assert out[0] == out[1]
