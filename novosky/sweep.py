@@ -19,7 +19,7 @@ from .engine import Engine
 from .backtest import run
 from .tune import (N_FOLDS, MIN_TRADES, TRADE_PENALTY, TuneWindowError, TuneData, tune_data, fold_value,
                           saved_oof_signal, Ledger, LedgerCallback, open_storage, fail_orphans, join_study, claim_study, trial_luck,
-                          top_trials, code_version, STORAGES, _at_least, _bar, _finished)
+                          top_trials, code_version, STORAGES, _at_least, _bar, _finished, _spawn)
 from .stats import pbo_cscv
 
 # %% auto #0
@@ -239,35 +239,6 @@ def run_worker(spec: dict, sd: SweepData | None = None, obj: SweepObjective | No
     study.optimize(_objective(obj), n_trials=spec["n_trials"], callbacks=[cb, *callbacks], catch=(ValueError,))
     return 0
 
-# %% ../nbs/11e_sweep.ipynb #dd9d9649
-def _spawn(spec, n_trials, workers, run_dir, study, progress):
-    "Start the workers as processes on this host, show their progress from the study store, wait for them."
-    import novosky
-    pkg = str(Path(novosky.__file__).resolve().parent.parent)
-    env = dict(os.environ, NOVOSKY_HOME=spec["root"], PYTHONPATH=os.pathsep.join([pkg] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
-    before, procs = _finished(study), []
-    for i, n in enumerate(shares):
-        if not n: continue
-        logf = Path(run_dir) / f"worker-{i}.log"
-        with open(logf, "w") as fh:
-            procs.append((i, logf, subprocess.Popen([sys.executable, "-m", "novosky.sweep", "_worker", json.dumps(spec | {"worker": i, "n_trials": n})],
-                                                     stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)))
-    bar = _bar(n_trials, spec["study"], workers) if progress else None
-    try:
-        while any(p.poll() is None for *_, p in procs):
-            if bar is not None: bar.update(min(_finished(study) - before, n_trials) - bar.n)
-            time.sleep(0.25)
-    except BaseException:
-        for *_, p in procs:
-            if p.poll() is None: p.terminate()
-        raise
-    finally:
-        if bar is not None: bar.update(min(_finished(study) - before, n_trials) - bar.n); bar.close()
-    bad = [(i, f, p.returncode) for i, f, p in procs if p.returncode]
-    if bad: raise RuntimeError("; ".join(f"worker {i} failed (exit {rc}); the end of its log {f}:\n" + "\n".join(f.read_text().splitlines()[-15:])
-                                         for i, f, rc in bad))
-
 # %% ../nbs/11e_sweep.ipynb #564836d9
 def queue_missing(study, grid) -> int:
     "On a study that has trials: queue the grid points no trial holds yet; the number of points waiting to run."
@@ -454,7 +425,7 @@ def sweep(grid, study="config", storage=None, workers=1, data=None, metric="shar
         try:
             with open(run_dir / "prepared.pkl", "wb") as fh: pickle.dump(sd, fh, protocol=pickle.HIGHEST_PROTOCOL)
         finally: sd.chain = chain
-        try: _spawn(spec, todo, workers, run_dir, st, progress)
+        try: _spawn(spec, todo, workers, run_dir, st, progress, module="novosky.sweep")
         finally: (run_dir / "prepared.pkl").unlink(missing_ok=True)
     if gone := fail_orphans(st, st_obj): log(f"points {gone} were left RUNNING by workers that died: marked FAIL, queued for the next run")
     return summarize(st, obj, Ledger(ledger), run_dir, label, log, seconds=time.perf_counter() - t0, new=_finished(st) - before, workers=workers)

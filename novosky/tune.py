@@ -513,8 +513,9 @@ def _guarded(obj):
 
 def _finished(study) -> int: return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
 
-def _spawn(spec, n_trials, workers, run_dir, study, progress):
-    "Start the workers as processes on this host, show their progress from the study store, wait for them."
+def _spawn(spec, n_trials, workers, run_dir, study, progress, module="novosky.tune"):
+    "Start the workers (`python -m module _worker SPEC`) as processes on this host, show their progress from the study\n"\
+    "store, wait for them."
     import novosky
     pkg = str(Path(novosky.__file__).resolve().parent.parent)
     env = dict(os.environ, NOVOSKY_HOME=spec["root"], PYTHONPATH=os.pathsep.join([pkg] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
@@ -524,13 +525,13 @@ def _spawn(spec, n_trials, workers, run_dir, study, progress):
         if not n: continue
         logf = Path(run_dir) / f"worker-{i}.log"
         with open(logf, "w") as fh:
-            procs.append((i, logf, subprocess.Popen([sys.executable, "-m", "novosky.tune", "_worker", json.dumps(spec | {"worker": i, "n_trials": n})],
+            procs.append((i, logf, subprocess.Popen([sys.executable, "-m", module, "_worker", json.dumps(spec | {"worker": i, "n_trials": n})],
                                                      stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)))
     bar = _bar(n_trials, spec["study"], workers) if progress else None
     try:
         while any(p.poll() is None for *_, p in procs):
             if bar is not None: bar.update(min(_finished(study) - before, n_trials) - bar.n)
-            time.sleep(0.5)
+            time.sleep(0.25)
     except BaseException:
         for *_, p in procs:
             if p.poll() is None: p.terminate()
