@@ -38,3 +38,26 @@ def test_mt5_over_the_fake_trades_like_the_paper_replay():
     hour = 3_600_000_000_000                                                        # the fake stamps a stop/target deal at the bar's end
     np.testing.assert_array_equal(live.exit_time.to_numpy() // hour, paper.exit_time.astype("int64").to_numpy() // hour)
     np.testing.assert_allclose(live.pnl, paper.pnl, atol=0.5)                       # cents and 5-digit levels
+
+
+def test_paper_trading_on_live_mt5_quotes_sends_nothing_and_trades_like_the_replay(tmp_path):
+    "mode mt5-paper: the MT5 feed with the PaperBroker. Nothing reaches the terminal; the trades are the replay's; a restart\n"\
+    "from the state file carries the paper account on."
+    S = load_all()
+    chain = load_chain(S.path(S.config.paths.models_dir), S.ml.features, S.config, sources=("onnx",))
+    bars = sample()
+    paper = Bot(S, chain, bars.iloc[:START + N], start_i=START - 1).run()["trades"]
+    paper = paper[paper.reason != "end of data"].reset_index(drop=True)
+    fake = FakeMT5(bars, S.symbol_spec, "EURUSD", start=START, balance=S.config.backtest.initial_equity)
+    conn = Mt5Broker(fake, "EURUSD", S.symbol_spec, magic=S.config.mt5.magic, sleep=lambda s: None).connect()
+    state = tmp_path / "state.json"
+    bot = Mt5Bot(S, chain, conn, state, paper=True)
+    for k in range(N):
+        if k == N // 2: bot = Mt5Bot(S, chain, conn, state, paper=True)           # restart halfway: state and account carry on
+        assert bot.cycle(); fake.advance()
+    assert fake.calls["order_send"] == 0 and fake.positions_get() == ()           # the terminal only served quotes
+    live = bot.broker.trades_frame()
+    live = live[live.id.isin(paper.id)].reset_index(drop=True)
+    assert len(paper) >= 10 and len(live) == len(paper)
+    cols = ["id", "direction", "lots", "entry_time", "entry_price", "exit_time", "exit_price", "reason"]
+    pd.testing.assert_frame_equal(live[cols], paper[cols])
