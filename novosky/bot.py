@@ -191,6 +191,11 @@ def check_mt5_state(d: dict, symbol: str) -> list:
     except Exception as e: return p + [f"'engine' is not an engine state ({type(e).__name__}: {e})"]
     p += [f"engine.{k} {getattr(st, k)!r} is not a finite amount >= 0" for k in _MONEY
           if not (isinstance(getattr(st, k, 0.0), (int, float)) and np.isfinite(getattr(st, k, 0.0)) and getattr(st, k, 0.0) >= 0)]
+    if "broker" in d:                                   # mode mt5-paper keeps its paper account here
+        b = d["broker"]
+        try: PaperBroker.__new__(PaperBroker).from_dict(b)
+        except Exception as e: return p + [f"'broker' is not a paper account ({type(e).__name__}: {e})"]
+        if not (isinstance(b.get("balance"), (int, float)) and np.isfinite(b["balance"])): p.append(f"broker.balance {b.get('balance')!r} is not a finite amount")
     return p
 
 class LiveBot:
