@@ -10,11 +10,11 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'MODES', 'SCORES', 'TIMEFRAMES', 'SERVING_SOURCES', 'SECRET_ENV',
-           'ConfigError', 'rng', 'choice', 'from_dict', 'to_dict', 'Risk', 'SlTp', 'Filters', 'Breakers', 'Positions',
-           'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split', 'Training',
-           'PositionLabels', 'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers', 'feature_hash',
-           'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all', 'read_dotenv',
-           'secret', 'main']
+           'ConfigError', 'rng', 'choice', 'from_dict', 'to_dict', 'override', 'Risk', 'SlTp', 'Filters', 'Breakers',
+           'Positions', 'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split',
+           'Training', 'PositionLabels', 'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers',
+           'feature_hash', 'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all',
+           'read_dotenv', 'secret', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -130,6 +130,20 @@ def from_dict(cls, d, file="<dict>"):
 def to_dict(obj):
     "The plain-JSON form of a config object (round-trips through `from_dict`)."
     return dataclasses.asdict(obj)
+
+# %% ../nbs/00_config.ipynb #6d35edbd
+def override(obj, changes: dict, sections, source, file="config.json", what="an overridable", decode=lambda k, v: v):
+    "A copy of the config dataclass `obj` (`Config`, `MlConfig`) with `changes` ({'section.key': value}) applied and\n"\
+    "validated as its file is; a `ConfigError` names `source` and each bad key. Nothing is written."
+    d, probs = to_dict(obj), []
+    for k, v in changes.items():
+        sec, _, key = str(k).partition(".")
+        if sec not in sections or not key or "." in key:
+            probs.append(f"{k}: not {what} {file} key; use section.key with section one of {', '.join(sections)}")
+        elif key not in d[sec]: probs.append(f"{k}: unknown key; allowed keys in {sec}: {', '.join(sorted(d[sec]))}")
+        else: d[sec][key] = decode(k, v)
+    if probs: raise ConfigError(source, probs)
+    return from_dict(type(obj), d, f"{file} with {source}")
 
 # %% ../nbs/00_config.ipynb #23c3010b
 SESSION_HOURS = {"asia": (0, 9), "london": (7, 16), "newyork": (12, 21)}   # [from, to) UTC hours: the gate and the features

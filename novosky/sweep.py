@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import optuna
 from optuna.trial import TrialState
-from .config import load_all, Settings, ConfigError, Config, from_dict, to_dict
+from .config import load_all, Settings, ConfigError, Config, from_dict, to_dict, override
 from .data import sample_path, add_data_args, tune_allocator
 from .features import compute_features, FeatureContext
 from .labels import NONE
@@ -42,15 +42,7 @@ def _decode(key, v):
 
 def apply_point(S: Settings, point: dict, source="the sweep point") -> Settings:
     "`S` with `point` ({'risk.risk_pct': 2, …}) put into its config.json in memory and validated; no file is written."
-    d, probs = to_dict(S.config), []
-    for k, v in point.items():
-        sec, _, key = str(k).partition(".")
-        if sec not in SECTIONS or not key or "." in key:
-            probs.append(f"{k}: not a sweepable config.json key; use section.key with section one of {', '.join(SECTIONS)}")
-        elif key not in d[sec]: probs.append(f"{k}: unknown key; allowed keys in {sec}: {', '.join(sorted(d[sec]))}")
-        else: d[sec][key] = _decode(k, v)
-    if probs: raise ConfigError(source, probs)
-    return dataclasses.replace(S, config=from_dict(Config, d, f"config.json with {source}"))
+    return dataclasses.replace(S, config=override(S.config, point, SECTIONS, source, "config.json", "a sweepable", _decode))
 
 def load_grid(spec, S: Settings) -> dict:
     "The grid {key: [values]} from a JSON file path (or a dict as read); every key and every value checked, each\n"\

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses, json, sys, time
 from pathlib import Path
 import numpy as np
-from .config import load_all, ConfigError, Settings, MlConfig, from_dict, to_dict
+from .config import load_all, ConfigError, Settings, MlConfig, from_dict, to_dict, override
 from .data import load, sample_path, DataError, tune_allocator, split_is_oos, add_data_args, fits_config
 from .news import load_calendar, calendar_coverage, coverage_note
 from .features import compute_features, FeatureContext, FeatureError
@@ -66,15 +66,7 @@ def load_params(path) -> dict:
 def with_params(S: Settings, params: dict, source="params") -> Settings:
     "`S` with `params` ({'training.n_estimators': 60, …}) put into its ml_config in memory and validated as ml_config.json\n"\
     "is (types, ranges, embargo ≥ horizon); a `ConfigError` names `source` and each bad key. No file is written."
-    d, probs = to_dict(S.ml), []
-    for k, v in params.items():
-        sec, _, key = str(k).partition(".")
-        if sec not in TUNABLE or not key or "." in key:
-            probs.append(f"{k}: not an overridable ml_config.json key; use section.key with section one of {', '.join(TUNABLE)}")
-        elif key not in d[sec]: probs.append(f"{k}: unknown key; allowed keys in {sec}: {', '.join(sorted(d[sec]))}")
-        else: d[sec][key] = v
-    if probs: raise ConfigError(source, probs)
-    return dataclasses.replace(S, ml=from_dict(MlConfig, d, f"ml_config.json with {source}"))
+    return dataclasses.replace(S, ml=override(S.ml, params, TUNABLE, source, "ml_config.json"))
 
 def _record_params(models_dir, step, params, source):
     "Note in the manifest, in the step's meta, the overrides its model was trained with (artifacts and digests unchanged)."
