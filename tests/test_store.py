@@ -182,8 +182,9 @@ class PgServer:
     def cleanup(self):
         self.stop(); shutil.rmtree(self.dir, ignore_errors=True)
 
-@pytest.fixture(scope="module")
-def pg():
+def pg_database(name):
+    "A throwaway PostgreSQL server on loopback holding an empty database `name`: yields the server, then removes it (the\n"\
+    "body of a fixture; skips when psycopg or the server binaries are missing)."
     pytest.importorskip("psycopg", reason='psycopg 3 is not installed: pip install "psycopg[binary]"')
     import psycopg
     b = pg_bin()
@@ -191,10 +192,13 @@ def pg():
     srv = PgServer(b)
     try:
         srv.start()
-        with psycopg.connect(srv.dsn(), autocommit=True) as c: c.execute("CREATE DATABASE novosky_test")
+        with psycopg.connect(srv.dsn(), autocommit=True) as c: c.execute(f"CREATE DATABASE {name}")
         yield srv
     finally:
         srv.cleanup()
+
+@pytest.fixture(scope="module")
+def pg(): yield from pg_database("novosky_test")
 
 def test_postgres_round_trip_and_idempotency(pg):
     import psycopg

@@ -87,18 +87,8 @@ def test_help_names_the_stores_and_the_dashboard():
 @pytest.fixture(scope="module")
 def pg_url():
     "A throwaway PostgreSQL server on loopback (the store tests' helper); the URL of an empty database."
-    pytest.importorskip("psycopg", reason='psycopg 3 is not installed: pip install "psycopg[binary]"')
-    import psycopg
-    from test_store import PgServer, pg_bin, APT_HINT
-    b = pg_bin()
-    if b is None: pytest.skip(f"PostgreSQL server binaries (initdb, postgres) not found; install them with: {APT_HINT}")
-    srv = PgServer(b)
-    try:
-        srv.start()
-        with psycopg.connect(srv.dsn(), autocommit=True) as c: c.execute("CREATE DATABASE optuna_test")
-        yield f"postgresql://postgres@127.0.0.1:{srv.port}/optuna_test"
-    finally:
-        srv.cleanup()
+    from test_store import pg_database
+    for srv in pg_database("optuna_test"): yield f"postgresql://postgres@127.0.0.1:{srv.port}/optuna_test"
 
 
 @pytest.mark.slow
