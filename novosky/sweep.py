@@ -19,7 +19,7 @@ from .engine import Engine
 from .backtest import run
 from .tune import (N_FOLDS, MIN_TRADES, TRADE_PENALTY, TuneWindowError, TuneData, tune_data, fold_value,
                           saved_oof_signal, Ledger, LedgerCallback, open_storage, fail_orphans, join_study, claim_study, trial_luck,
-                          top_trials, code_version, STORAGES, _at_least, _bar, _finished, _spawn)
+                          top_trials, code_version, STORAGES, _at_least, _bar, _finished, _spawn, is_worker_call, worker_call)
 from .stats import pbo_cscv
 
 # %% auto #0
@@ -457,9 +457,7 @@ def _parser():
 def main(argv=None):
     "Sweep config.json values on the in-sample walk-forward folds."
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["_worker"] and len(argv) == 2:
-        try: return run_worker(json.loads(argv[1]))
-        except USER_ERRORS as e: print(f"error: {e}", file=sys.stderr); return 1
+    if is_worker_call(argv): return worker_call(argv, run_worker)
     a = _parser().parse_args(argv)
     tune_allocator()
     try:

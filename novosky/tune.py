@@ -33,7 +33,7 @@ __all__ = ['KINDS', 'METRICS', 'N_FOLDS', 'INNER_FOLDS', 'MIN_TRADES', 'TRADE_PE
            'assembled', 'signal_fold', 'FoldPosition', 'saved_oof_signal', 'oof_prepared', 'position_fold', 'Objective',
            'Ledger', 'ledger_row', 'LedgerCallback', 'ledger_summary', 'open_storage', 'fail_orphans', 'FoldError',
            'check_options', 'make_pruner', 'join_study', 'claim_study', 'run_worker', 'tune', 'trial_luck',
-           'write_best_params', 'top_trials', 'summarize', 'ledger_report', 'main']
+           'write_best_params', 'top_trials', 'summarize', 'ledger_report', 'is_worker_call', 'worker_call', 'main']
 
 # %% ../nbs/11d_tune.ipynb #e066650c
 KINDS = ("signal", "position")
@@ -718,12 +718,17 @@ def _parser():
     return ap
 
 # %% ../nbs/11d_tune.ipynb #a15ccabc
+def is_worker_call(argv) -> bool: return argv[:1] == ["_worker"] and len(argv) == 2
+
+def worker_call(argv, run_worker) -> int:
+    "`python -m MODULE _worker SPEC`: one worker process of a study started by `_spawn`; a user error is one plain line."
+    try: return run_worker(json.loads(argv[1]))
+    except USER_ERRORS as e: print(f"error: {e}", file=sys.stderr); return 1
+
 def main(argv=None):
     "Tune the signal ensemble or the position model on in-sample walk-forward folds; or summarise the research ledger."
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["_worker"] and len(argv) == 2:
-        try: return run_worker(json.loads(argv[1]))
-        except USER_ERRORS as e: print(f"error: {e}", file=sys.stderr); return 1
+    if is_worker_call(argv): return worker_call(argv, run_worker)
     a = _parser().parse_args(argv)
     tune_allocator()
     try:
