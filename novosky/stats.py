@@ -131,7 +131,8 @@ def _cscv_scores(X, masks, L, metric):
     if metric is sharpe_ratio:                            # fast: mean and variance from per-block sums
         c = X.mean(0); B = (X - c).reshape(S, L, -1)      # centred: the variance is shift-free, the sums stay small
         s1, s2, k = masks @ B.sum(1), masks @ (B * B).sum(1), masks.sum(1, keepdims=True) * L
-        return _ratio(c + s1 / k, np.sqrt(np.maximum(s2 - s1 * s1 / k, 0) / (k - 1)))
+        flat = masks @ (X != 0).reshape(S, L, -1).sum(1) == 0       # all zero there (never traded): 0, as sharpe_ratio gives,
+        return np.where(flat, 0.0, _ratio(c + s1 / k, np.sqrt(np.maximum(s2 - s1 * s1 / k, 0) / (k - 1))))   # not rounding residue
     blocks = np.split(X, S)
     out = np.array([np.asarray(metric(np.concatenate([blocks[j] for j in np.flatnonzero(m)])), np.float64) for m in masks])
     if out.shape != (len(masks), X.shape[1]): raise ValueError(f"metric must return one number per column ({X.shape[1]}), got shape {out.shape[1:]}")

@@ -30,10 +30,11 @@ __all__ = ['KINDS', 'METRICS', 'N_FOLDS', 'INNER_FOLDS', 'MIN_TRADES', 'TRADE_PE
            'LABEL_SPACE', 'POSITION_SPACE', 'LEDGER_KINDS', 'LEDGER_SCHEMA', 'HEARTBEAT_S', 'RETRIES', 'STORAGES',
            'Param', 'search_space', 'load_space', 'TuneWindowError', 'Fold', 'tune_folds', 'data_fingerprint',
            'code_version', 'TuneData', 'tune_data', 'daily_returns', 'fold_backtest', 'fold_value', 'FoldSignal',
-           'assembled', 'signal_fold', 'FoldPosition', 'saved_oof_signal', 'oof_prepared', 'position_fold', 'Objective',
-           'Ledger', 'ledger_row', 'LedgerCallback', 'ledger_summary', 'open_storage', 'fail_orphans', 'FoldError',
-           'check_options', 'make_pruner', 'join_study', 'claim_study', 'run_worker', 'tune', 'trial_luck',
-           'write_best_params', 'top_trials', 'summarize', 'ledger_report', 'is_worker_call', 'worker_call', 'main']
+           'assembled', 'fit_signal', 'signal_fold', 'FoldPosition', 'saved_oof_signal', 'oof_prepared', 'fit_position',
+           'position_fold', 'Objective', 'Ledger', 'ledger_row', 'LedgerCallback', 'ledger_summary', 'open_storage',
+           'fail_orphans', 'FoldError', 'check_options', 'make_pruner', 'join_study', 'claim_study', 'run_worker',
+           'tune', 'trial_luck', 'write_best_params', 'top_trials', 'summarize', 'ledger_report', 'is_worker_call',
+           'worker_call', 'main']
 
 # %% ../nbs/11d_tune.ipynb #e066650c
 KINDS = ("signal", "position")
@@ -217,19 +218,23 @@ def assembled(td: TuneData, S: Settings):
         L = td.labels(S); td.cache[key] = assemble(td.F, L.label.where(L.usable), L.usable, S.ml.split)
     return td.cache[key]
 
-def signal_fold(td: TuneData, S: Settings, fold: Fold, inner_folds=INNER_FOLDS) -> dict:
-    "Fit the ensemble on the fold's training rows; its validation log loss, backtest metrics, per-day returns and reach."
+def fit_signal(td: TuneData, S: Settings, fold: Fold, inner_folds=INNER_FOLDS) -> FoldSignal:
+    "The ensemble fit on the fold's training rows only (labels under `S`'s barrier parameters, purged inner folds)."
     r, ml = assembled(td, S).is_, S.ml
-    H = ml.labels.horizon
     fit = r.pos < fold.train_stop
-    val = (r.pos >= fold.val_start) & (r.pos < fold.val_stop)
     y = r.y[fit].astype(int)
     if set(np.unique(y)) != set(CLASSES):
         raise ValueError(f"fold {fold.k}: the training labels lack a class (have {sorted(set(np.unique(y)))}); use fewer --folds")
     tr = dataclasses.replace(ml.training, cv_folds=inner_folds)
-    members = [fit_member(m, r.X[fit], y, tr, pos=r.pos[fit], horizon=H, embargo=ml.split.embargo_bars, min_rows=MIN_FOLD_ROWS)
-               for m in MEMBERS]
-    sig = FoldSignal(members)
+    return FoldSignal([fit_member(m, r.X[fit], y, tr, pos=r.pos[fit], horizon=ml.labels.horizon, embargo=ml.split.embargo_bars,
+                                  min_rows=MIN_FOLD_ROWS) for m in MEMBERS])
+
+def signal_fold(td: TuneData, S: Settings, fold: Fold, inner_folds=INNER_FOLDS) -> dict:
+    "Fit the ensemble on the fold's training rows; its validation log loss, backtest metrics, per-day returns and reach."
+    r, H = assembled(td, S).is_, S.ml.labels.horizon
+    fit = r.pos < fold.train_stop
+    val = (r.pos >= fold.val_start) & (r.pos < fold.val_stop)
+    sig = fit_signal(td, S, fold, inner_folds)
     ll = signal_metrics(sig.predict(r.X[val]), r.y[val], {})["log_loss"] if val.any() else math.nan
     m, rets = fold_backtest(td, S, Chain(signal=sig), fold)
     reach = max(int(r.pos[fit].max()) + H, int(r.pos[val].max()) + H if val.any() else 0, fold.val_stop - 1)
@@ -270,9 +275,9 @@ def _logloss(P, y) -> float:
     P = np.clip(np.asarray(P, np.float64), 1e-12, 1); P = P / P.sum(axis=1, keepdims=True)
     return float(-np.log(P[np.arange(len(y)), np.asarray(y, int)]).mean()) if len(y) else math.nan
 
-def position_fold(td: TuneData, S: Settings, fold: Fold, sig_pos, sig, inner_folds=INNER_FOLDS) -> dict:
-    "Fit the position model on the trades of the out-of-fold votes before the fold; its validation log loss, backtest\n"\
-    "metrics, per-day returns, reach, and the always-HOLD backtest of the same block."
+def fit_position(td: TuneData, S: Settings, fold: Fold, sig_pos, sig, inner_folds=INNER_FOLDS) -> tuple:
+    "(member, the last bar its training trades read): the position model fit on the trades of the out-of-fold votes\n"\
+    "before the fold (EXIT/HOLD/ADD labels under `S`'s margins), their outcomes cut at the fold's start."
     ml, L, p = S.ml, td.labels(S), LabelParams.from_config(S)
     a = sig_pos < fold.train_stop
     X, y, rows_j, tr = position_dataset(td.bars, td.F, sig.take(a), sig_pos[a], L, p, ml.position, horizon_end=fold.val_start)
@@ -282,6 +287,13 @@ def position_fold(td: TuneData, S: Settings, fold: Fold, sig_pos, sig, inner_fol
     o = np.argsort(rows_j, kind="stable")
     member = fit_member("lgb", X[o], y[o], dataclasses.replace(ml.training, cv_folds=inner_folds), pos=rows_j[o],
                         horizon=ml.labels.horizon, embargo=ml.split.embargo_bars, min_rows=MIN_FOLD_ROWS)
+    return member, max(int((tr.bar + tr.exit_k).max()), int(rows_j.max()))
+
+def position_fold(td: TuneData, S: Settings, fold: Fold, sig_pos, sig, inner_folds=INNER_FOLDS) -> dict:
+    "Fit the position model on the trades of the out-of-fold votes before the fold; its validation log loss, backtest\n"\
+    "metrics, per-day returns, reach, and the always-HOLD backtest of the same block."
+    ml, L, p = S.ml, td.labels(S), LabelParams.from_config(S)
+    member, fit_reach = fit_position(td, S, fold, sig_pos, sig, inner_folds)
     v = (sig_pos >= fold.val_start) & (sig_pos < fold.val_stop)
     Xv, yv, rv, tv = position_dataset(td.bars, td.F, sig.take(v), sig_pos[v], L, p, ml.position, horizon_end=fold.val_stop)
     key = ("oof_prepared", fold, LabelParams.from_config(S))
@@ -290,9 +302,9 @@ def position_fold(td: TuneData, S: Settings, fold: Fold, sig_pos, sig, inner_fol
         td.cache[key] = (prep, fold_backtest(td, S, Chain(), fold, prep)[0])
     prep, hold = td.cache[key]
     m, rets = fold_backtest(td, S, Chain(position=FoldPosition(member)), fold, prep)
-    ends = [int((t.bar + t.exit_k).max()) for t in (tr, tv) if len(t)]
+    ends = [int((tv.bar + tv.exit_k).max())] if len(tv) else []
     return {"logloss": _logloss(member.predict(Xv), yv), "metrics": m, "returns": rets, "hold": hold,
-            "reach": max(ends + [int(rows_j.max()), fold.val_stop - 1])}
+            "reach": max(ends + [fit_reach, fold.val_stop - 1])}
 
 # %% ../nbs/11d_tune.ipynb #b0aaa528
 class Objective:
