@@ -22,8 +22,8 @@ def main():
     a = ap.parse_args()
     from novosky.config import load_all
     from novosky.data import synthetic_ohlcv
-    from novosky.backtest import run
-    from novosky.sweep import load_grid, sweep_data, SweepObjective, grid_points, apply_point, gate, score
+    from novosky.sweep import load_grid, sweep_data, SweepObjective, grid_points, apply_point, gate, score, groups
+    from novosky.backtest import walk
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     S = load_all(); bars = synthetic_ohlcv(20_000, seed=0); grid = load_grid(GRID, S)
     t0 = time.perf_counter(); sd = sweep_data(grid, S=S, bars=bars, allow_mismatch=True); t_prep = time.perf_counter() - t0
@@ -33,8 +33,8 @@ def main():
     for p in pts:
         a0 = time.perf_counter(); Sp = apply_point(S, p); P = gate(sd.preps[()], Sp); a1 = time.perf_counter()
         for f, fr in zip(sd.td.folds, obj.frames):
-            b0 = time.perf_counter(); res = run(P, Sp, sd.chain, f.val_start, f.val_stop); b1 = time.perf_counter()
-            score(res, fr, Sp.config.backtest.initial_equity); b2 = time.perf_counter()
+            b0 = time.perf_counter(); drv, eq, *_ = walk(P, Sp, sd.chain, f.val_start, f.val_stop); b1 = time.perf_counter()
+            score(eq, groups(drv), fr, Sp.config.backtest.initial_equity); b2 = time.perf_counter()
             tr += b1 - b0; ts += b2 - b1
         tg += a1 - a0
     n = len(pts); tot = tg + tr + ts

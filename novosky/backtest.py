@@ -21,7 +21,7 @@ from .baselines import random_entries, buy_and_hold, periods_per_year, percentil
 from .news import load_calendar, coverage_note
 
 # %% auto #0
-__all__ = ['WINDOWS', 'Result', 'run', 'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines',
+__all__ = ['WINDOWS', 'Result', 'walk', 'run', 'group_trades', 'metrics', 'monthly', 'strategy_trades', 'compare_baselines',
            'plot_equity', 'window_bounds', 'backtest', 'report', 'summary_json', 'main']
 
 # %% ../nbs/11_backtest.ipynb #30e1aae3
@@ -38,14 +38,16 @@ class Result:
     engine_state: object = None
     start: int = 0           # first bar of the walk (equity[k] is bar start + k)
 
-def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=False, initial_equity=None, skip_idle=True) -> Result:
-    "Walk bars [start, stop) with the `Driver` over the precompute and a `PaperBroker` (`skip_idle`: jump over bars where a\n"\
-    "flat engine has no signal)."
+def walk(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=False, initial_equity=None, skip_idle=True,
+         keep_events=True) -> tuple:
+    "(driver, equity per bar, bars exposed, seconds): the `Driver` over the precompute and a `PaperBroker` across bars\n"\
+    "[start, stop), everything closed at the last bar (`skip_idle`: jump over bars where a flat engine has no signal)."
     cfg = S.config
     stop = len(prep.c) if stop is None else stop
     init = initial_equity if initial_equity is not None else cfg.backtest.initial_equity
     feed = HistoricalFeed(prep.bars, S.symbol_spec, start)
-    drv = Driver(S, chain, PaperBroker(S.symbol_spec, cfg.execution, init), BatchSignals(prep, exact=chain.position is not None), keep_events=True, initial_equity=init)
+    drv = Driver(S, chain, PaperBroker(S.symbol_spec, cfg.execution, init), BatchSignals(prep, exact=chain.position is not None),
+                 keep_events=keep_events, initial_equity=init)
     equity = np.empty(stop - start)
     bar_ = None
     if progress:
@@ -57,7 +59,12 @@ def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=
     last = feed.quote(stop - 1)
     drv.dispatch(drv.broker.close_all(last), last)
     equity[-1] = drv.broker.balance
-    secs = time.perf_counter() - t0
+    return drv, equity, exposed, time.perf_counter() - t0
+
+def run(prep: Prepared, S: Settings, chain: Chain, start=0, stop=None, progress=False, initial_equity=None, skip_idle=True) -> Result:
+    "Walk bars [start, stop) (`walk`) and gather the `Result`: trades, equity, events, exposure."
+    stop = len(prep.c) if stop is None else stop
+    drv, equity, exposed, secs = walk(prep, S, chain, start, stop, progress, initial_equity, skip_idle)
     eq = pd.Series(equity, index=pd.DatetimeIndex(prep.t[start:stop].astype("datetime64[ns]")).tz_localize("UTC"), name="equity")
     return Result(drv.broker.trades_frame(), eq, drv.engine.events, exposed / max(1, stop - start), chain.sources, stop - start, secs,
                   drv.engine.state, start)

@@ -16,20 +16,21 @@ from .labels import NONE
 from .models import check_compat, model_digest
 from .chain import Chain, Prepared, prepare, fill_sltp, load_chain, public_key, USER_ERRORS
 from .engine import Engine
-from .backtest import run
+from .backtest import run, walk
 from .refit import RefitCache, walk_forward_votes, walk_forward_positions
 from .tune import (INNER_FOLDS, N_FOLDS, MIN_TRADES, TRADE_PENALTY, TuneWindowError, TuneData, tune_data, fold_value,
                           saved_oof_signal, Ledger, LedgerCallback, open_storage, fail_orphans, join_study, claim_study, trial_luck,
-                          top_trials, code_version, STORAGES, _at_least, _bar, _finished, _spawn, is_worker_call, worker_call)
+                          top_trials, code_version, STORAGES, _at_least, _bar, _finished, _spawn, is_worker_call, worker_call,
+                          shares, wait_workers)
 from .stats import pbo_cscv
 
 # %% auto #0
 __all__ = ['SECTIONS', 'FEATURE_KEYS', 'LIST_KEYS', 'SWEEP_METRICS', 'SWEEP_KINDS', 'SIGNALS', 'CAVEAT_MODEL', 'CAVEAT_SIGNAL',
            'CAVEAT_POSITION', 'CAVEAT_OOF', 'EXAMPLES', 'HELP', 'split_point', 'apply_point', 'load_grid',
-           'grid_points', 'SweepData', 'sweep_data', 'gate', 'FoldFrame', 'score', 'SweepObjective', 'SweepGrid',
-           'load_worker_data', 'run_worker', 'queue_missing', 'results_table', 'fold_days', 'return_matrix',
-           'overfitting', 'influence', 'no_effect', 'plot_sweep', 'write_candidate', 'write_params_candidate',
-           'summarize', 'check_sweep_options', 'sweep', 'main']
+           'grid_points', 'SweepData', 'sweep_data', 'gate', 'FoldFrame', 'groups', 'score', 'SweepObjective',
+           'SweepGrid', 'load_worker_data', 'run_worker', 'can_fork', 'fork_workers', 'queue_missing', 'results_table',
+           'fold_days', 'return_matrix', 'overfitting', 'influence', 'no_effect', 'plot_sweep', 'write_candidate',
+           'write_params_candidate', 'summarize', 'check_sweep_options', 'sweep', 'main']
 
 # %% ../nbs/11e_sweep.ipynb #973c9c49
 SECTIONS = ("risk", "sltp", "filters", "breakers", "positions", "execution")
@@ -213,16 +214,21 @@ class FoldFrame:
         tt = np.asarray(t[start:stop], np.int64); day = tt // 86_400_000_000_000
         return cls(np.append(np.flatnonzero(np.diff(day)), len(tt) - 1), periods_per_year(tt)[0], max((tt[-1] - tt[0]) / 86_400e9, 1.0))
 
-def score(res, fr: FoldFrame, init: float) -> tuple:
-    "({sharpe, sortino, calmar, trades}, per-day returns) of a fold's backtest, as `metrics` and `daily_returns` give them."
-    eq = res.equity.to_numpy(np.float64); d = eq[fr.last]
+def groups(drv) -> int:
+    "Trades (groups of fills) a walk closed, as `metrics` counts them."
+    return len({t.group for t in drv.broker.trades})
+
+def score(equity: np.ndarray, trades: int, fr: FoldFrame, init: float) -> tuple:
+    "({sharpe, sortino, calmar, trades}, per-day returns) of a fold's walk (its equity per bar and trade count), as\n"\
+    "`metrics` and `daily_returns` give them."
+    eq = np.asarray(equity, np.float64); d = eq[fr.last]
     rets = np.concatenate([[d[0] / init - 1], d[1:] / d[:-1] - 1])
     sd = float(rets.std(ddof=1)) if len(rets) > 1 else 0.0
     down = rets[rets < 0]; dsd = float(np.sqrt((down ** 2).mean())) if len(down) else 0.0
     peak = np.maximum.accumulate(eq); dd = float(((peak - eq) / peak).max() * 100)
     cagr = ((eq[-1] / init) ** (365.25 / fr.days) - 1) * 100 if eq[-1] > 0 else -100.0
     m = {"sharpe": float(rets.mean() / sd * np.sqrt(fr.ppy)) if sd > 0 else 0.0, "sortino": float(rets.mean() / dsd * np.sqrt(fr.ppy)) if dsd > 0 else 0.0,
-         "calmar": cagr / dd if dd > 0 else 0.0, "trades": int(res.trades.group.nunique()) if len(res.trades) else 0}
+         "calmar": cagr / dd if dd > 0 else 0.0, "trades": int(trades)}
     return m, rets
 
 # %% ../nbs/11e_sweep.ipynb #04e8f0c0
@@ -243,7 +249,8 @@ class SweepObjective:
         P = gate(P, S)
         vals, trades, rets = [], [], []
         for f, fr, ch in zip(self.td.folds, self.frames, chains):
-            m, r = score(run(P, S, ch, f.val_start, f.val_stop), fr, S.config.backtest.initial_equity)
+            drv, eq, *_ = walk(P, S, ch, f.val_start, f.val_stop)
+            m, r = score(eq, groups(drv), fr, S.config.backtest.initial_equity)
             vals.append(float(fold_value(m, self.metric, self.min_trades, self.penalty))); trades.append(m["trades"]); rets.append(r)
         return {"value": float(np.mean(vals)), "fold_values": vals, "fold_trades": trades, "returns": rets}
     def __call__(self, trial) -> float:
@@ -294,6 +301,42 @@ def run_worker(spec: dict, sd: SweepData | None = None, obj: SweepObjective | No
     cb = LedgerCallback(Ledger(spec["ledger"]), "sweep", spec["metric"], seed, spec["worker"], sd.td.fingerprint, label, spec["uid"], sd.td.ppy)
     study.optimize(_objective(obj), n_trials=spec["n_trials"], callbacks=[cb, *callbacks], catch=(ValueError,))
     return 0
+
+class _Forked:
+    "A forked worker behind what `wait_workers` asks of a process."
+    def __init__(self, p): self.p = p
+    def poll(self): return self.p.exitcode
+    @property
+    def returncode(self): return self.p.exitcode
+    def terminate(self): self.p.terminate()
+
+def _forked_worker(spec, sd, obj, log):
+    "In a forked child: output to the worker's log, then the worker."
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1); os.dup2(fd, 2); os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False); sys.stderr = open(2, "w", buffering=1, closefd=False)
+    run_worker(spec, sd, obj)
+
+def can_fork() -> bool:
+    "Local workers can be forked from the process holding the precompute (Linux; elsewhere they are started afresh)."
+    import multiprocessing as mp
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+def fork_workers(spec, sd: SweepData, obj: SweepObjective, n_points, workers, run_dir, study, progress):
+    "Fork `workers` processes from this one after the precompute: each shares it (copy-on-write) instead of importing\n"\
+    "the package and unpickling it again, joins the study and runs its share of the points."
+    import multiprocessing as mp
+    ctx, procs = mp.get_context("fork"), []
+    for i, n in enumerate(shares(n_points, workers)):
+        if not n: continue
+        logf = Path(run_dir) / f"worker-{i}.log"
+        p = ctx.Process(target=_forked_worker, args=(spec | {"worker": i, "n_trials": n}, sd, obj, str(logf)), name=f"sweep-worker-{i}")
+        p.start(); procs.append((i, logf, _Forked(p)))
+    import threading          # this process only waits meanwhile: load the plotting library the summary will need
+    threading.Thread(target=lambda: (__import__("matplotlib.figure"), __import__("matplotlib.backends.backend_agg")), daemon=True).start()
+    try: wait_workers(procs, study, n_points, spec["study"], workers, progress)
+    finally:
+        for *_, f in procs: f.p.join(timeout=5)
 
 # %% ../nbs/11e_sweep.ipynb #564836d9
 def queue_missing(study, grid) -> int:
@@ -364,11 +407,11 @@ def no_effect(df: pd.DataFrame, keys) -> list:
 def plot_sweep(df: pd.DataFrame, keys, metric, path, title="", best=None):
     "Heatmap of the mean value over the two most influential keys (others averaged; the best point's cell outlined), or\n"\
     "a line for a one-key grid."
-    import matplotlib; matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure          # no pyplot: no GUI backend, no global figure state, a faster import
+    from matplotlib.patches import Rectangle
     ok = df[df.state == "COMPLETE"]
     ks = [k for k in influence(df, keys) if ok[k].nunique() > 1][:2] or list(keys)[:1]
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    fig = Figure(figsize=(7.5, 5.5)); ax = fig.subplots()
     if len(ks) == 2:
         pv = ok.groupby(ks).value.mean().unstack(ks[1])
         im = ax.imshow(pv.to_numpy(float), cmap="RdYlGn", aspect="auto", origin="lower")
@@ -378,14 +421,14 @@ def plot_sweep(df: pd.DataFrame, keys, metric, path, title="", best=None):
             if np.isfinite(v): ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
         if best:
             i, j = list(pv.index).index(best[ks[0]]), list(pv.columns).index(best[ks[1]])
-            ax.add_patch(plt.Rectangle((j - .5, i - .5), 1, 1, fill=False, lw=2.5, ec="black"))
+            ax.add_patch(Rectangle((j - .5, i - .5), 1, 1, fill=False, lw=2.5, ec="black"))
             ax.text(j, i + .3, "best point", ha="center", va="center", fontsize=7)
     else:
         s = ok.groupby(ks[0]).value.mean(); ax.plot([str(v) for v in s.index], s.to_numpy(), "o-"); ax.set_xlabel(ks[0])
         ax.set_ylabel(f"mean {metric} over folds"); ax.grid(alpha=.3)
     rest = [k for k in keys if k not in ks]
     ax.set_title(title + (f"\n(averaged over {', '.join(rest)})" if rest else ""), fontsize=9)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout(); fig.savefig(path, dpi=110)
     return Path(path)
 
 def _write_whole(p: Path, doc) -> Path:
@@ -495,6 +538,8 @@ def sweep(grid, study="config", storage=None, workers=1, data=None, metric="shar
         try: run_worker(spec | {"worker": 0, "n_trials": todo}, sd, obj, [lambda s, t: bar.update(1)] if bar is not None else [])
         finally:
             if bar is not None: bar.close()
+    elif todo and can_fork():
+        fork_workers(spec, sd, obj, todo, workers, run_dir, st, progress)
     elif todo:
         chain, sd.chain = sd.chain, None
         try:

@@ -33,8 +33,8 @@ __all__ = ['KINDS', 'METRICS', 'N_FOLDS', 'INNER_FOLDS', 'MIN_TRADES', 'TRADE_PE
            'assembled', 'fit_signal', 'signal_fold', 'FoldPosition', 'saved_oof_signal', 'oof_prepared', 'fit_position',
            'position_fold', 'Objective', 'Ledger', 'ledger_row', 'LedgerCallback', 'ledger_summary', 'open_storage',
            'fail_orphans', 'FoldError', 'check_options', 'make_pruner', 'join_study', 'claim_study', 'run_worker',
-           'tune', 'trial_luck', 'write_best_params', 'top_trials', 'summarize', 'ledger_report', 'is_worker_call',
-           'worker_call', 'main']
+           'shares', 'wait_workers', 'tune', 'trial_luck', 'write_best_params', 'top_trials', 'summarize',
+           'ledger_report', 'is_worker_call', 'worker_call', 'main']
 
 # %% ../nbs/11d_tune.ipynb #e066650c
 KINDS = ("signal", "position")
@@ -525,25 +525,36 @@ def _guarded(obj):
 
 def _finished(study) -> int: return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
 
+def shares(n_trials, workers) -> list:
+    "Trials per worker: `n_trials` split as evenly as it goes."
+    return [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
+
 def _spawn(spec, n_trials, workers, run_dir, study, progress, module="novosky.tune"):
     "Start the workers (`python -m module _worker SPEC`) as processes on this host, show their progress from the study\n"\
     "store, wait for them."
     import novosky
     pkg = str(Path(novosky.__file__).resolve().parent.parent)
     env = dict(os.environ, NOVOSKY_HOME=spec["root"], PYTHONPATH=os.pathsep.join([pkg] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
-    before, procs = _finished(study), []
-    for i, n in enumerate(shares):
+    procs = []
+    for i, n in enumerate(shares(n_trials, workers)):
         if not n: continue
         logf = Path(run_dir) / f"worker-{i}.log"
         with open(logf, "w") as fh:
             procs.append((i, logf, subprocess.Popen([sys.executable, "-m", module, "_worker", json.dumps(spec | {"worker": i, "n_trials": n})],
                                                      stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)))
-    bar = _bar(n_trials, spec["study"], workers) if progress else None
+    wait_workers(procs, study, n_trials, spec["study"], workers, progress)
+
+def wait_workers(procs, study, n_trials, name, workers, progress):
+    "Show the workers' progress from the study store until all have ended (each `(index, log file, process)`, a process\n"\
+    "with `poll()`, `returncode` and `terminate()`); a failed worker is an error quoting the end of its log."
+    before = _finished(study)
+    bar = _bar(n_trials, name, workers) if progress else None
+    seen = 0.0
     try:
         while any(p.poll() is None for *_, p in procs):
-            if bar is not None: bar.update(min(_finished(study) - before, n_trials) - bar.n)
-            time.sleep(0.25)
+            if bar is not None and time.monotonic() - seen > 0.25:
+                bar.update(min(_finished(study) - before, n_trials) - bar.n); seen = time.monotonic()
+            time.sleep(0.02)
     except BaseException:
         for *_, p in procs:
             if p.poll() is None: p.terminate()
