@@ -662,8 +662,11 @@ def _session_mult(hour):
     return prof[hour]
 
 def synthetic_ohlcv(n=100_000, seed=0, timeframe="H1", start="2000-01-02 22:00", price=1.10, daily_vol=0.006,
-                    spread_points=2.0, point=1e-5) -> pd.DataFrame:
-    "Seeded **synthetic** OHLCV bars in the standard frame (for scale tests and benchmarks only)."
+                    spread_points=2.0, point=1e-5, drift=0.0, drift_days=4.0) -> pd.DataFrame:
+    "Seeded **synthetic** OHLCV bars in the standard frame (for scale tests and benchmarks only). `drift` > 0 plants a\n"\
+    "learnable edge: hidden up/down trends (mean `drift_days` long) add `drift` × the bar's volatility to each bar's\n"\
+    "return, so past returns (momentum features) tell the trend; 0 (the default) is the plain random walk, bar for bar."
+    if not (math.isfinite(drift) and drift >= 0): raise ValueError(f"drift must be a finite number ≥ 0, got {drift!r}")
     if timeframe not in TF_SECONDS or TF_SECONDS[timeframe] > 86400: raise ValueError(f"timeframe must be one of M1..D1, got {timeframe!r}")
     rng = np.random.default_rng(seed)
     tf = TF_SECONDS[timeframe]
@@ -686,6 +689,12 @@ def synthetic_ohlcv(n=100_000, seed=0, timeframe="H1", start="2000-01-02 22:00",
     sig = daily_vol * np.sqrt(tf / 86400) * mults[reg] * (_session_mult(hour) if tf < 86400 else 1.0)
     z = rng.standard_t(4, size=n) / np.sqrt(2.0)                           # unit-variance fat tails
     r = sig * z
+    if drift:                                                              # its own stream: drift=0 leaves every draw as it was
+        rd, p_sw, k = np.random.default_rng([seed, 1]), tf / (86400 * drift_days), 0
+        trend = np.empty(n); side = 1.0
+        while k < n:
+            dur = int(rd.geometric(min(p_sw, 1.0))); trend[k:k + dur] = side; k += dur; side = -side
+        r = r + drift * sig * trend
     logp = np.log(price) + np.cumsum(r)
     close = np.exp(logp)
     opn = np.empty(n); opn[0] = price; opn[1:] = close[:-1]
