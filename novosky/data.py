@@ -8,7 +8,8 @@ import io, json, math, sys, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
-import pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+try: import pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+except ImportError: pa = pacsv = pq = None     # the lean client lane: pandas reads the CSVs; Parquet needs the `parquet` extra
 from .config import Split, load_ml_config
 
 # %% auto #0
@@ -99,8 +100,19 @@ def utc_offset_arg(text) -> float:
 def _offset_ns(hours, path) -> int: return int(round(check_utc_offset(hours, path) * 3600)) * 1_000_000_000
 
 # %% ../nbs/01_data.ipynb #4f347429
-def _fixed_bytes(arr: pa.Array, what, path):
-    "A pyarrow string array of equal-length values as an (n, width) uint8 matrix (no copy)."
+class _StrCol:
+    "A column of strings read without pyarrow, with what the time parsers ask of a pyarrow array."
+    def __init__(self, values): self.v = np.asarray(values, dtype=object)
+    def __len__(self): return len(self.v)
+    def to_pylist(self): return self.v.tolist()
+
+def _fixed_bytes(arr, what, path):
+    "A string column (pyarrow array or `_StrCol`) of equal-length values as an (n, width) uint8 matrix (no copy from pyarrow)."
+    if isinstance(arr, _StrCol):
+        enc = [str(x).encode("utf-8") for x in arr.v]
+        lens = np.fromiter(map(len, enc), np.int64, len(enc))
+        if len(lens) and (lens != lens[0]).any(): return None, lens
+        return np.frombuffer(b"".join(enc), np.uint8).reshape(len(enc), int(lens[0]) if len(lens) else 0), lens
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if arr.null_count:
         i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
@@ -230,10 +242,38 @@ def detect_format(path) -> str:
     return "generic"
 
 # %% ../nbs/01_data.ipynb #35dc2567
+class _Table:
+    "Columns read by pandas (no pyarrow), with what the readers ask of a pyarrow table."
+    def __init__(self, cols: dict, n): self.cols, self.num_rows = cols, n
+    def __getitem__(self, k): return self.cols[k]
+
+def _read_csv_pandas(path, delimiter, col_types):
+    "The lean lane's CSV reader: every field as text, then each numeric column converted, a bad value named by line and field."
+    try: df = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, encoding="utf-8", engine="c")
+    except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e}); save the export as UTF-8 or ANSI CSV") from None
+    except pd.errors.EmptyDataError: raise DataError(f"{path}: no bars (only a header)") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path}: malformed row: {str(e).splitlines()[0]} (check the delimiter and that every row has the same fields)") from None
+    cols = {}
+    for name, kind in col_types.items():
+        if name not in df: continue
+        s = df[name]
+        if kind is str: cols[name] = _StrCol(s.to_numpy()); continue
+        num = pd.to_numeric(s.str.strip().replace("", np.nan), errors="coerce")
+        bad = num.isna().to_numpy() & (s.str.strip() != "").to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{path}: line {i + 2}, field {name!r}: {s.iloc[i]!r} is not a number; expected a decimal price/volume")
+        cols[name] = num.to_numpy(np.float64)
+    return _Table(cols, len(df))
+
 def _read_csv_arrow(path, delimiter, col_types):
+    "Read `path` with the columns `col_types` ({name: str or float}): pyarrow when installed, else pandas."
+    if pa is None: return _read_csv_pandas(path, delimiter, col_types)
+    types = {k: pa.string() if t is str else pa.float64() for k, t in col_types.items()}
     try:
         return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                              convert_options=pacsv.ConvertOptions(column_types=col_types, strings_can_be_null=False))
+                              convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
     except (pa.ArrowException, UnicodeDecodeError) as e:
         raise _explain_csv_error(path, delimiter, e) from None
 
@@ -251,7 +291,7 @@ def _explain_csv_error(path, delimiter, e):
         except DataError as d: return d
         for name in (t.column_names if t is not None else []):
             col = t[name].to_pandas()
-            if _norm(name) in sum((_ALIASES[k] for k in ("open", "high", "low", "close", "volume", "spread")), []) or name.startswith("<"):
+            if _norm(name) in sum((_ALIASES[k] for k in ("open", "high", "low", "close", "volume", "spread")), []) or (name.startswith("<") and name not in ("<DATE>", "<TIME>")):
                 if not pd.api.types.is_numeric_dtype(col):
                     num = pd.to_numeric(col, errors="coerce")
                     bad = num.isna() & col.notna() & (col.astype(str).str.strip() != "")
@@ -271,6 +311,7 @@ def _refuse_binary(t, path):
                 except UnicodeDecodeError: raise DataError(f"{path}: line {i + 2}, field {name!r}: {v!r} is not UTF-8 text") from None
 
 def _as_float(t, name):
+    if isinstance(t, _Table): return t[name]
     a = t[name].combine_chunks()
     return a.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
@@ -290,7 +331,7 @@ def read_mt5(path, utc_offset_hours=0.0):
     if miss: raise DataError(f"{path}: MT5 export without {', '.join(miss)}; found {header}; expected <DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD> separated by tabs")
     dup = sorted({c for c in header if header.count(c) > 1})
     if dup: raise DataError(f"{path}: column(s) {', '.join(map(repr, dup))} appear more than once in the header; expected each column once")
-    types = {c: pa.string() for c in ("<DATE>", "<TIME>")} | {c: pa.float64() for c in header if c not in ("<DATE>", "<TIME>")}
+    types = {c: str for c in ("<DATE>", "<TIME>")} | {c: float for c in header if c not in ("<DATE>", "<TIME>")}
     t = _read_csv_arrow(path, "\t", types)
     if t.num_rows == 0: raise DataError(f"{path}: no bars (only a header)")
     ns = parse_mt5_time(t["<DATE>"], t["<TIME>"] if "<TIME>" in header else None, path) - off
@@ -306,7 +347,7 @@ def read_dukascopy(path, utc_offset_hours=0.0):
     off = _offset_ns(utc_offset_hours, path)
     m = _map_columns(_header(path, ","), path)
     if "time" not in m: raise DataError(f"{path}: no Time column; expected Dukascopy's Time,Open,High,Low,Close,Volume")
-    types = {m["time"]: pa.string()} | {m[k]: pa.float64() for k in ("open", "high", "low", "close", "volume", "spread") if k in m}
+    types = {m["time"]: str} | {m[k]: float for k in ("open", "high", "low", "close", "volume", "spread") if k in m}
     t = _read_csv_arrow(path, ",", types)
     if t.num_rows == 0: raise DataError(f"{path}: no bars (only a header)")
     ns = parse_dukascopy_time(t[m["time"]], path, m["time"]) - off
@@ -405,16 +446,23 @@ def read_generic(path, utc_offset_hours=0.0, frame=None, notes=None):
     check_utc_offset(utc_offset_hours, path)
     if frame is not None: df = frame
     elif detect_format(path) == "parquet":
+        if pq is None: raise DataError(f"{path}: reading Parquet needs pyarrow, which the lean install leaves out: pip install 'novosky[parquet]'")
         try: df = pq.read_table(path).to_pandas()
         except Exception as e: raise DataError(f"{path}: cannot read as Parquet: {e}") from None
     else:
         with open(path, "rb") as f: first = f.readline().decode("utf-8", "replace")
         delim = max([",", ";", "\t", "|"], key=first.count)
-        try:
-            t = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delim), convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-            _refuse_binary(t, path)
-            df = t.to_pandas()
-        except (pa.ArrowException, UnicodeDecodeError) as e: raise _explain_csv_error(path, delim, e) from None
+        if pa is None:
+            try: df = pd.read_csv(path, sep=delim, encoding="utf-8")
+            except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e}); save the export as UTF-8 or ANSI CSV") from None
+            except pd.errors.EmptyDataError: raise DataError(f"{path}: no bars (only a header)") from None
+            except pd.errors.ParserError as e: raise DataError(f"{path}: malformed row: {str(e).splitlines()[0]}") from None
+        else:
+            try:
+                t = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delim), convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+                _refuse_binary(t, path)
+                df = t.to_pandas()
+            except (pa.ArrowException, UnicodeDecodeError) as e: raise _explain_csv_error(path, delim, e) from None
     if len(df) == 0: raise DataError(f"{path}: no bars ({'no rows' if frame is not None or detect_format(path) == 'parquet' else 'only a header'})")
     if isinstance(df.index, pd.DatetimeIndex): df = df.reset_index(names="time" if df.index.name is None else df.index.name)
     df = _unnamed_time(df, path, notes)

@@ -15,12 +15,14 @@ def run_module(mod, *args, cwd=None, env=None):
                           capture_output=True, text=True, timeout=300)
 
 
-# Prepended to code run in a subprocess: the training stack cannot be imported there, as on the client lane.
+# Prepended to code run in a subprocess: the training stack, and what the lean install leaves to extras (pyarrow, the
+# PostgreSQL/Supabase/Telegram clients), cannot be imported there, as on the client lane.
 CLIENT_LANE_BLOCK = """
 import sys, importlib.abc
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in {"sklearn", "lightgbm", "xgboost", "shap", "optuna", "skl2onnx", "onnxmltools"}:
+        if name.split(".")[0] in {"sklearn", "lightgbm", "xgboost", "shap", "optuna", "skl2onnx", "onnxmltools",
+                                    "pyarrow", "psycopg", "supabase", "telegram"}:
             raise ModuleNotFoundError(f"No module named {name!r} (blocked: client lane)")
 sys.meta_path.insert(0, Block())
 """
