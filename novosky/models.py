@@ -15,16 +15,17 @@ from .data import split_is_oos
 log = logging.getLogger("novosky.models")
 
 # %% auto #0
-__all__ = ['log', 'ONNX_OPSETS', 'PARALLEL_ROWS', 'MANIFEST', 'SIGNATURE', 'PUBKEY_ENV', 'SOURCES', 'TRAINING_STACK',
-           'ModelCompatibilityError', 'ModelIntegrityError', 'ModelSignatureError', 'StaleModelError', 'ExportError',
-           'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator', 'make_estimator',
-           'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes', 'onnx_session',
-           'onnx_run', 'onnx_run_parallel', 'verify_onnx', 'sha256_file', 'library_versions', 'save_member',
-           'parse_manifest', 'read_manifest', 'record_model', 'model_digest', 'check_compat', 'require_fresh',
-           'check_requires', 'verify_artifact', 'NoOutOfSampleError', 'read_verified', 'save_folds', 'load_folds',
-           'save_oof', 'load_oof', 'training_window', 'training_cutoff', 'oos_start', 'ModelSet', 'verify_set',
-           'load_set', 'keygen', 'signing_key', 'trusted_key', 'sign_set', 'check_signature', 'recover_set',
-           'clean_debris', 'stage_set', 'commit_set', 'discard_set', 'training_stack_missing', 'Predictor', 'main']
+__all__ = ['log', 'ONNX_OPSETS', 'PARALLEL_ROWS', 'MANIFEST', 'RESEARCH_ONLY', 'SIGNATURE', 'PUBKEY_ENV', 'SOURCES',
+           'TRAINING_STACK', 'ModelCompatibilityError', 'ModelIntegrityError', 'ModelSignatureError', 'StaleModelError',
+           'ExportError', 'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator',
+           'make_estimator', 'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes',
+           'onnx_session', 'onnx_run', 'onnx_run_parallel', 'verify_onnx', 'sha256_file', 'library_versions',
+           'save_member', 'parse_manifest', 'read_manifest', 'record_model', 'model_digest', 'check_compat',
+           'require_fresh', 'check_requires', 'verify_artifact', 'NoOutOfSampleError', 'read_verified', 'save_folds',
+           'load_folds', 'save_oof', 'load_oof', 'training_window', 'training_cutoff', 'oos_start', 'research_only',
+           'serving_set', 'ModelSet', 'verify_set', 'load_set', 'keygen', 'signing_key', 'trusted_key', 'sign_set',
+           'check_signature', 'recover_set', 'clean_debris', 'stage_set', 'commit_set', 'discard_set',
+           'training_stack_missing', 'Predictor', 'main']
 
 # %% ../nbs/03_models.ipynb #d66ccb39
 class ModelCompatibilityError(RuntimeError):
@@ -518,6 +519,18 @@ def oos_start(index, man: dict, models_dir="models") -> int:
     return int(idx.searchsorted(t))
 
 # %% ../nbs/03_models.ipynb #cbf65cf5
+RESEARCH_ONLY = ("*.pkl",)      # artifacts a trading host never receives (the research lane's pickles)
+
+def research_only(rel) -> bool:
+    "Whether the artifact `rel` is research-only (a pickle): never pulled to a trading host."
+    from fnmatch import fnmatch
+    return any(fnmatch(Path(rel).name, pat) for pat in RESEARCH_ONLY)
+
+def serving_set(models_dir, man) -> bool:
+    "True when `models_dir` holds none of the research-only artifacts its manifest lists (a set as a trading host pulls it)."
+    rs = [rel for m in man.get("models", {}).values() for rel in m["artifacts"] if research_only(rel)]
+    return bool(rs) and not any((Path(models_dir) / rel).exists() for rel in rs)
+
 class ModelSet(dict):
     "A manifest whose set was verified whole at load: the folder it was read from, and the checked bytes of its artifacts."
     def __init__(self, manifest: dict, models_dir, blobs: dict):
@@ -525,14 +538,16 @@ class ModelSet(dict):
 
 def verify_set(models_dir, man, models=None) -> dict:
     "Read every artifact of `models` (default: every model in the manifest) once and check the sha256 of those bytes;\n"\
-    "returns {relative path: bytes}. One artifact missing or changed refuses the set, whichever link would have served."
+    "returns {relative path: bytes}. One artifact missing or changed refuses the set, whichever link would have served;\n"\
+    "a serving set (no pickle at all, `serving_set`) is checked without its pickles."
     have = man.get("models", {})
     models = list(have) if models is None else list(models)
     if missing := [m for m in models if m not in have]:
         raise ModelIntegrityError(f"{models_dir}: no {', '.join(missing)} model recorded in {MANIFEST}")
-    blobs, bad = {}, []
+    blobs, bad, serving = {}, [], serving_set(models_dir, man)
     for m in models:
         for rel in have[m]["artifacts"]:
+            if serving and research_only(rel): continue
             try: blobs[rel] = read_verified(models_dir, rel, man)
             except ModelIntegrityError as e: bad.append(str(e))
     if bad:
@@ -772,6 +787,8 @@ class Predictor:
         for src in sources:
             if src.endswith("pickle") and no_stack:           # not even read: unpickling runs code named in the file
                 self.tried.append(f"{src}: not unpickled: the training stack is not importable here ({no_stack})"); continue
+            if src.endswith("pickle") and self._not_here(src, man):
+                self.tried.append(f"{src}: not in this set (a serving set: pickles are never pulled to a trading host)"); continue
             try:
                 self._load(src, man, threads); self.source = src
                 log.info("predictor %s: loaded from %s", name, src)
@@ -780,6 +797,11 @@ class Predictor:
                 self.tried.append(f"{src}: {type(e).__name__}: {e}")
         else:
             raise RuntimeError(f"predictor {name}: no usable artifact in {models_dir}; tried " + "; ".join(self.tried))
+    def _not_here(self, src, man) -> bool:
+        "A pickle link's file is not part of this set: a serving set (pickles never pulled), unless `load_set` read it."
+        rel = f"{self.name}.{'cal' if src == 'calibrated-pickle' else 'raw'}.pkl"
+        if isinstance(man, ModelSet) and rel in man.blobs and man.models_dir.resolve() == self.models_dir.resolve(): return False
+        return serving_set(self.models_dir, man)
     def _bytes(self, rel, man) -> bytes:
         "An artifact's verified bytes: those `load_set` read for this folder, else read (once) and checked now."
         if isinstance(man, ModelSet) and rel in man.blobs and man.models_dir.resolve() == self.models_dir.resolve(): return man.blobs[rel]
