@@ -34,7 +34,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={'novosky': ['sample/*', 'defaults/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, **{k[len('extra_'):]: v.split() for k, v in cfg.items() if k.startswith('extra_')}},
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
     zip_safe=False,
 )
