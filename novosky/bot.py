@@ -309,7 +309,7 @@ def _telegram(S, log_path):
     from novosky.config import secret
     token = secret("telegram_token", root=S.root, required=True)
     control = BotControl(None, log_path)
-    router = CommandRouter(control, S.config.telegram.allowed_chat_ids)
+    router = CommandRouter.from_config(control, S.config)      # chat ids and user ids, and the risk bounds
     return TelegramNotifier(token, S.config.telegram.allowed_chat_ids), (TelegramBot(token, router), control)
 
 

@@ -221,7 +221,7 @@ class Mt5:
 class Telegram:
     enabled: bool
     allowed_chat_ids: list[int]
-    allowed_user_ids: list[int] = field(default_factory=list)   # users answered in any chat, besides the chats above
+    allowed_user_ids: list[int] = field(default_factory=list)   # users answered in their private chat, and (when set) the only senders answered in the allowed groups
 
 @dataclass(frozen=True)
 class Store:

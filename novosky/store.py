@@ -4,20 +4,21 @@
 
 # %% ../nbs/12_store.ipynb #aca1dfa1
 from __future__ import annotations
-import datetime as _dt, hashlib, json, logging, math, sqlite3, threading, time as _time
+import datetime as _dt, hashlib, json, logging, math, os, re, secrets, sqlite3, threading, time as _time
 from dataclasses import dataclass, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 import numpy as np, pandas as pd
-from .config import secret
+from .config import secret, read_dotenv
 
 log = logging.getLogger("novosky.store")
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['log', 'TABLES', 'Table', 'create_sql', 'upsert_sql', 'schema_sql', 'event_id', 'record', 'TradeStore', 'StoreMixin',
-           'StoreError', 'SqliteStore', 'MemoryStore', 'PostgresStore', 'SupabaseStore', 'OutboxStore',
-           'StoreAuthError', 'open_store']
+__all__ = ['log', 'TABLES', 'RUN_COL', 'RUN_ID_RE', 'RUN_ENV', 'Table', 'create_sql', 'upsert_sql', 'select_sql', 'schema_sql',
+           'event_id', 'record', 'check_run_id', 'new_run_id', 'TradeStore', 'StoreMixin', 'StoreError', 'SqliteStore',
+           'MemoryStore', 'migrate_sql', 'PostgresStore', 'SupabaseStore', 'OutboxStore', 'StoreAuthError',
+           'run_id_setting', 'open_store']
 
 # %% ../nbs/12_store.ipynb #98f9defc
 @dataclass(frozen=True)
@@ -45,19 +46,31 @@ def _table(name) -> Table:
     if name not in TABLES: raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
     return TABLES[name]
 
+RUN_COL = "run_id"      # the column every table carries in front of its own, first in every primary key
+
+def _full_key(t: Table) -> tuple: return (RUN_COL, *t.key)
+
 def create_sql(table, dialect="sqlite") -> str:
-    "`CREATE TABLE IF NOT EXISTS` for `table` in `dialect` ('sqlite' or 'postgres')."
+    "`CREATE TABLE IF NOT EXISTS` for `table` in `dialect` ('sqlite' or 'postgres'): `run_id` + its columns, key `(run_id, key…)`."
     t, ty = _table(table), _SQL_TYPES[dialect]
-    cols = ", ".join(f"{_q(c)} {ty[k]}" + (" NOT NULL" if c in t.key else "") for c, k in t.columns.items())
-    return f"CREATE TABLE IF NOT EXISTS {_q(t.name)} ({cols}, PRIMARY KEY ({', '.join(map(_q, t.key))}))"
+    cols = ", ".join([f"{_q(RUN_COL)} {ty['text']} NOT NULL"] +
+                     [f"{_q(c)} {ty[k]}" + (" NOT NULL" if c in t.key else "") for c, k in t.columns.items()])
+    return f"CREATE TABLE IF NOT EXISTS {_q(t.name)} ({cols}, PRIMARY KEY ({', '.join(map(_q, _full_key(t)))}))"
 
 def upsert_sql(table, dialect="sqlite") -> str:
-    "`INSERT … ON CONFLICT (key) DO UPDATE` for every column of `table`, with `?` (sqlite) or `%s` (postgres) placeholders."
-    t = _table(table); cols = list(t.columns)
+    "`INSERT … ON CONFLICT (run_id, key) DO UPDATE` for `run_id` and every column of `table`, with `?` (sqlite) or `%s`\n"\
+    "(postgres) placeholders; the values go in as `(run_id, *record.values())`."
+    t = _table(table); cols = [RUN_COL, *t.columns]
     ph = "?" if dialect == "sqlite" else "%s"
-    upd = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols if c not in t.key)
+    upd = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols if c not in _full_key(t))
     return (f"INSERT INTO {_q(t.name)} ({', '.join(map(_q, cols))}) VALUES ({', '.join([ph] * len(cols))}) "
-            f"ON CONFLICT ({', '.join(map(_q, t.key))}) DO UPDATE SET {upd}")
+            f"ON CONFLICT ({', '.join(map(_q, _full_key(t)))}) DO UPDATE SET {upd}")
+
+def select_sql(table, dialect="sqlite") -> str:
+    "The rows of one run of `table` (its columns, without `run_id`), by key; one placeholder: the run id."
+    t = _table(table); ph = "?" if dialect == "sqlite" else "%s"
+    return (f"SELECT {', '.join(map(_q, t.columns))} FROM {_q(t.name)} WHERE {_q(RUN_COL)} = {ph} "
+            f"ORDER BY {', '.join(map(_q, t.key))}")
 
 def schema_sql(dialect="postgres") -> str:
     "All tables' DDL, e.g. to paste into Supabase's SQL editor (supabase-py cannot create tables)."
@@ -92,11 +105,29 @@ def record(table, obj=None, **extra) -> dict:
     if missing: raise ValueError(f"{table}: key column {', '.join(missing)} missing in {d!r}")
     return row
 
+# %% ../nbs/12_store.ipynb #f4491b3f
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+RUN_ENV = "NOVOSKY_RUN_ID"
+
+def check_run_id(run_id, source="run id") -> str:
+    "`run_id` as a string if it is a usable run id, else a `ValueError` naming `source` and what is allowed."
+    s = str(run_id) if isinstance(run_id, (str, int)) and not isinstance(run_id, bool) else None
+    if s is None or not RUN_ID_RE.fullmatch(s):
+        raise ValueError(f"{source}: {run_id!r} is not a usable run id; expected 1 to 64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit (e.g. eurusd-h1-vps1)")
+    return s
+
+def new_run_id(prefix="run") -> str:
+    "A fresh run id: `prefix` reduced to the allowed characters, lower case, then 8 random hex digits."
+    p = re.sub(r"[^a-z0-9._-]+", "-", str(prefix).lower()).strip("-._")[:50] or "run"
+    return f"{p}-{secrets.token_hex(4)}"
+
 # %% ../nbs/12_store.ipynb #7c0e1b3c
 class TradeStore(Protocol):
     "The port every store adapter implements."
     def upsert(self, table: str, rows: list) -> None: ...
     def rows(self, table: str) -> list[dict]: ...
+    def runs(self) -> list[str]: ...
     def close(self) -> None: ...
 
 class StoreMixin:
@@ -116,21 +147,53 @@ class StoreMixin:
 class StoreError(RuntimeError):
     "A trade store cannot be used as configured (a corrupt file, refused credentials): the message says which and what to do."
 
+_META_SQL = 'CREATE TABLE IF NOT EXISTS "_meta" (key TEXT PRIMARY KEY, value TEXT NOT NULL)'
+
+def _sqlite_columns(con, table) -> list:
+    return [r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})")]
+
+def _migrate_sqlite(con, table, run_id) -> int:
+    "Rebuild `table` (made before run ids) with the `run_id` column, its rows given `run_id`, in one transaction;\n"\
+    "returns the rows moved (0 when there was nothing to do)."
+    cols = _sqlite_columns(con, table)
+    if not cols or RUN_COL in cols: return 0
+    keep = ", ".join(_q(c) for c in TABLES[table].columns if c in cols)
+    old = _q(f"_{table}_before_run_id")
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute(f"ALTER TABLE {_q(table)} RENAME TO {old}")
+        con.execute(create_sql(table, "sqlite"))
+        n = con.execute(f"INSERT INTO {_q(table)} ({_q(RUN_COL)}, {keep}) SELECT ?, {keep} FROM {old}", (run_id,)).rowcount
+        con.execute(f"DROP TABLE {old}")
+        con.execute("INSERT OR REPLACE INTO \"_meta\" (key, value) VALUES ('run_id', ?)", (run_id,))
+        con.commit()
+    except BaseException:
+        con.rollback(); raise
+    log.info("store: migrated table %s (%d rows) to run ids: its rows belong to run %s", table, n, run_id)
+    return n
+
 class SqliteStore(StoreMixin):
-    "TradeStore in one SQLite file (default: `runs/novosky.sqlite`)."
-    def __init__(self, path):
+    "TradeStore in one SQLite file (default: `runs/novosky.sqlite`); `run_id`: the run it writes and reads (default:\n"\
+    "the one the file was last written with, else a new `new_run_id(prefix)`)."
+    def __init__(self, path, run_id=None, prefix="run"):
         self.path = str(path)
         if self.path != ":memory:": Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             if self.path != ":memory:": self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            with self.con: self.con.execute(_META_SQL)
+            kept = self.con.execute("SELECT value FROM \"_meta\" WHERE key = 'run_id'").fetchone()
+            self.run_id = check_run_id(run_id) if run_id is not None else kept[0] if kept else new_run_id(prefix)
+            self._meta_ok = kept is not None and kept[0] == self.run_id
+            for t in TABLES:
+                if _migrate_sqlite(self.con, t, self.run_id): self._meta_ok = True
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite trade store ({e}); move it away (a new one is created) "
                              "or restore a backup") from None
         self.lock = threading.RLock()
         self._ready = set()
-    def __repr__(self): return f"SqliteStore({self.path!r})"
+    def __repr__(self): return f"SqliteStore({self.path!r}, run_id={self.run_id!r})"
 
     def _ensure(self, table):
         if table not in self._ready:
@@ -139,7 +202,10 @@ class SqliteStore(StoreMixin):
     def _upsert(self, table, rows):
         "Upsert inside the caller's transaction."
         self._ensure(table)
-        self.con.executemany(upsert_sql(table, "sqlite"), [tuple(r.values()) for r in rows])
+        self.con.executemany(upsert_sql(table, "sqlite"), [(self.run_id, *r.values()) for r in rows])
+        if not self._meta_ok:                                # the file's run id: the one it was last written with
+            self.con.execute("INSERT OR REPLACE INTO \"_meta\" (key, value) VALUES ('run_id', ?)", (self.run_id,))
+            self._meta_ok = True
 
     def upsert(self, table, rows):
         rows = [record(table, r) for r in rows]
@@ -155,30 +221,64 @@ class SqliteStore(StoreMixin):
         t = _table(table)
         with self.lock:
             self._ensure(table)
-            cur = self.con.execute(f"SELECT {', '.join(map(_q, t.columns))} FROM {_q(table)} ORDER BY {', '.join(map(_q, t.key))}")
-            return [dict(zip(t.columns, r)) for r in cur]
+            return [dict(zip(t.columns, r)) for r in self.con.execute(select_sql(table, "sqlite"), (self.run_id,))]
+
+    def runs(self) -> list[str]:
+        "The run ids this file holds rows of."
+        with self.lock:
+            have = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return sorted({r[0] for t in TABLES if t in have for r in self.con.execute(f"SELECT DISTINCT {_q(RUN_COL)} FROM {_q(t)}")})
 
     def close(self):
         with self.lock: self.con.close()
 
 # %% ../nbs/12_store.ipynb #f948a0cc
 class MemoryStore(StoreMixin):
-    "TradeStore in memory (rows by key); for tests and examples."
-    def __init__(self): self.tables = {t: {} for t in TABLES}
+    "TradeStore in memory (rows by run id and key); for tests and examples."
+    def __init__(self, run_id=None):
+        self.tables = {t: {} for t in TABLES}
+        self.run_id = check_run_id(run_id) if run_id is not None else new_run_id("memory")
     def upsert(self, table, rows):
         t = _table(table)
         for r in rows:
-            r = record(table, r); self.tables[table][tuple(r[k] for k in t.key)] = r
-    def rows(self, table): return [self.tables[_table(table).name][k] for k in sorted(self.tables[table])]
+            r = record(table, r); self.tables[table][(self.run_id, *(r[k] for k in t.key))] = r
+    def rows(self, table):
+        rows = self.tables[_table(table).name]
+        return [rows[k] for k in sorted(k for k in rows if k[0] == self.run_id)]
+    def runs(self): return sorted({k[0] for rows in self.tables.values() for k in rows})
     def close(self): pass
 
 # %% ../nbs/12_store.ipynb #9afbdd0d
+def migrate_sql(table, run_id) -> list[str]:
+    "PostgreSQL statements that give `table` (created before run ids) its `run_id` column, filled with `run_id`, and the\n"\
+    "primary key `(run_id, key…)`: for Supabase's SQL editor (`PostgresStore` runs the same itself)."
+    t, rid = _table(table), check_run_id(run_id)          # checked: safe to quote into DDL, which takes no parameters
+    return [f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(RUN_COL)} TEXT NOT NULL DEFAULT '{rid}'",
+            f"ALTER TABLE {_q(t.name)} ALTER COLUMN {_q(RUN_COL)} DROP DEFAULT",
+            f"ALTER TABLE {_q(t.name)} DROP CONSTRAINT IF EXISTS {_q(t.name + '_pkey')}",
+            f"ALTER TABLE {_q(t.name)} ADD PRIMARY KEY ({', '.join(map(_q, _full_key(t)))})"]
+
+def _only_run(store, ids) -> str | None:
+    "The run a store without a run id of its own reads: the only one there is (None: no rows yet)."
+    ids = sorted(set(ids))
+    if len(ids) > 1:
+        raise StoreError(f"{store!r} holds {len(ids)} runs ({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}); "
+                         f"name the one to read ({RUN_ENV}=… in the environment, or run_id=…)")
+    return ids[0] if ids else None
+
+def _remote_run_id(run_id):
+    "A remote store's run id: `run_id`, else `NOVOSKY_RUN_ID` from the environment, else None; checked."
+    if run_id is not None: return check_run_id(run_id)
+    return check_run_id(os.environ[RUN_ENV], RUN_ENV) if os.environ.get(RUN_ENV) else None
+
 class PostgresStore(StoreMixin):
-    "TradeStore in PostgreSQL via psycopg 3; `dsn` is a libpq connection string or URI (a secret: never logged)."
-    def __init__(self, dsn, connect_timeout=5):
+    "TradeStore in PostgreSQL via psycopg 3; `dsn` is a libpq connection string or URI (a secret: never logged);\n"\
+    "`run_id`: the run written and read (default `NOVOSKY_RUN_ID` if set; None: read the only run, the first write starts a new one)."
+    def __init__(self, dsn, connect_timeout=5, run_id=None):
         self._dsn, self.connect_timeout = dsn, connect_timeout
+        self.run_id = _remote_run_id(run_id)
         self.con, self.lock, self._ready = None, threading.RLock(), set()
-    def __repr__(self): return "PostgresStore(dsn=***)"
+    def __repr__(self): return "PostgresStore(dsn=***" + (f", run_id={self.run_id!r})" if self.run_id else ")")
 
     def _conn(self):
         import psycopg
@@ -200,21 +300,48 @@ class PostgresStore(StoreMixin):
                 raise
 
     def _ensure(self, cur, table):
-        if table not in self._ready: cur.execute(create_sql(table, "postgres")); self._ready.add(table)
+        if table in self._ready: return
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s",
+                    (table,))
+        cols = {r[0] for r in cur.fetchall()}
+        if cols and RUN_COL not in cols:                     # a table from before run ids
+            self.run_id = self.run_id or new_run_id("run")
+            stmts = migrate_sql(table, self.run_id)
+            cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'", (_q(table),))
+            pk = cur.fetchone()
+            if pk: stmts[2] = f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(pk[0])}"
+            for s in stmts: cur.execute(s)
+            log.info("store: migrated PostgreSQL table %s to run ids: its rows belong to run %s", table, self.run_id)
+        cur.execute(create_sql(table, "postgres")); self._ready.add(table)
 
     def upsert(self, table, rows):
         rows = [record(table, r) for r in rows]
         if not rows: return
+        if self.run_id is None:
+            self.run_id = new_run_id("run"); log.info("store: %r writes a new run", self)
         def go(cur):
             self._ensure(cur, table)
-            cur.executemany(upsert_sql(table, "postgres"), [tuple(r.values()) for r in rows])
+            cur.executemany(upsert_sql(table, "postgres"), [(self.run_id, *r.values()) for r in rows])
         self._run(go)
+
+    def runs(self) -> list[str]:
+        def go(cur):
+            cur.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = %s",
+                        (RUN_COL,))
+            have = {r[0] for r in cur.fetchall()} & set(TABLES)
+            out = set()
+            for t in have:
+                cur.execute(f"SELECT DISTINCT {_q(RUN_COL)} FROM {_q(t)}"); out |= {r[0] for r in cur.fetchall()}
+            return sorted(out)
+        return self._run(go)
 
     def rows(self, table) -> list[dict]:
         t = _table(table)
         def go(cur):
             self._ensure(cur, table)
-            cur.execute(f"SELECT {', '.join(map(_q, t.columns))} FROM {_q(table)} ORDER BY {', '.join(map(_q, t.key))}")
+            rid = self.run_id or _only_run(self, self.runs())
+            if rid is None: return []
+            cur.execute(select_sql(table, "postgres"), (rid,))
             return [dict(zip(t.columns, r)) for r in cur.fetchall()]
         return self._run(go)
 
@@ -224,10 +351,12 @@ class PostgresStore(StoreMixin):
 
 # %% ../nbs/12_store.ipynb #a39e5182
 class SupabaseStore(StoreMixin):
-    "TradeStore in Supabase (PostgREST) via supabase-py; `key` is a secret (never logged). `client` may be injected."
-    def __init__(self, url, key, client=None, page=1000):
+    "TradeStore in Supabase (PostgREST) via supabase-py; `key` is a secret (never logged). `client` may be injected.\n"\
+    "`run_id` as for `PostgresStore`."
+    def __init__(self, url, key, client=None, page=1000, run_id=None):
         self.url, self._key, self._client, self.page = url, key, client, page
-    def __repr__(self): return f"SupabaseStore({self.url!r}, key=***)"
+        self.run_id = _remote_run_id(run_id)
+    def __repr__(self): return f"SupabaseStore({self.url!r}, key=***" + (f", run_id={self.run_id!r})" if self.run_id else ")")
 
     @property
     def client(self):
@@ -239,16 +368,28 @@ class SupabaseStore(StoreMixin):
     def upsert(self, table, rows):
         rows = [record(table, r) for r in rows]
         if not rows: return
-        self.client.table(table).upsert(rows, on_conflict=",".join(_table(table).key), returning="minimal").execute()
+        if self.run_id is None: self.run_id = new_run_id("run")
+        self.client.table(table).upsert([{RUN_COL: self.run_id, **r} for r in rows], on_conflict=",".join(_full_key(_table(table))),
+                                        returning="minimal").execute()
+
+    def _pages(self, table, cols, run_id=None):
+        out = []
+        while True:
+            q = self.client.table(table).select(",".join(cols))
+            if run_id is not None: q = q.eq(RUN_COL, run_id)
+            for k in _table(table).key: q = q.order(k)
+            got = q.limit(self.page).offset(len(out)).execute().data
+            out += [{c: r.get(c) for c in cols} for r in got]
+            if len(got) < self.page: return out
+
+    def runs(self) -> list[str]:
+        "The run ids in the tables (pages through their `run_id` column: PostgREST has no DISTINCT)."
+        return sorted({r[RUN_COL] for t in TABLES for r in self._pages(t, [RUN_COL])})
 
     def rows(self, table) -> list[dict]:
-        t, out = _table(table), []
-        while True:
-            q = self.client.table(table).select(",".join(t.columns))
-            for k in t.key: q = q.order(k)
-            got = q.limit(self.page).offset(len(out)).execute().data
-            out += [{c: r.get(c) for c in t.columns} for r in got]
-            if len(got) < self.page: return out
+        t = _table(table)
+        rid = self.run_id or _only_run(self, self.runs())
+        return [] if rid is None else self._pages(table, list(t.columns), rid)
 
     def close(self): pass
 
@@ -290,13 +431,16 @@ class OutboxStore(StoreMixin):
     "Local SQLite copy + outbox in front of a `remote` TradeStore: remote outages are retried, logged, never raised."
     def __init__(self, local_sqlite_path, remote, retries=3, base_delay=0.5, max_delay=60.0, batch_size=500,
                  sleep: Callable = _time.sleep, clock: Callable = _time.monotonic, wall: Callable = _time.time,
-                 background=False, poll_s=0.5):
-        self.local = local_sqlite_path if isinstance(local_sqlite_path, SqliteStore) else SqliteStore(local_sqlite_path)
+                 background=False, poll_s=0.5, run_id=None, prefix="run"):
+        self.local = local_sqlite_path if isinstance(local_sqlite_path, SqliteStore) else SqliteStore(local_sqlite_path, run_id, prefix)
+        self.run_id = self.local.run_id
+        if hasattr(remote, "run_id"): remote.run_id = self.run_id     # one run id on both sides
         self.remote, self.retries, self.base_delay, self.max_delay = remote, retries, base_delay, max_delay
         self.batch_size, self.sleep, self.clock, self.wall = batch_size, sleep, clock, wall
         self.failures, self.resume_at, self.last_error = 0, float("-inf"), None
         with self.local.lock, self.local.con as con: con.execute(_OUTBOX_SQL)
         _bg_init(self, background, poll_s)
+    def runs(self) -> list[str]: return self.local.runs()
 
 # %% ../nbs/12_store.ipynb #d1f11473
 @patch
@@ -434,16 +578,27 @@ def _check(self):
 OutboxStore._run_worker, OutboxStore.lag, OutboxStore.drain, OutboxStore.check = _run_worker, _lag, _drain, _check
 
 # %% ../nbs/12_store.ipynb #2b013f00
-def open_store(settings, check=False, **outbox_kw) -> TradeStore:
+def run_id_setting(root=None) -> str | None:
+    "`NOVOSKY_RUN_ID` from the environment, else from `root/.env`; checked; None when unset."
+    v = os.environ.get(RUN_ENV)
+    if v is None and root is not None: v = read_dotenv(Path(root) / ".env").get(RUN_ENV)
+    return check_run_id(v, RUN_ENV if RUN_ENV in os.environ else f"{Path(root) / '.env'}: {RUN_ENV}") if v else None
+
+def open_store(settings, check=False, run_id=None, **outbox_kw) -> TradeStore:
     "The store `settings.config.store` asks for (secrets from the environment / `.env`); `check`: refuse a remote that\n"\
-    "rejects the credentials or address at once (`StoreAuthError`), rather than discovering it row by row."
+    "rejects the credentials or address at once (`StoreAuthError`), rather than discovering it row by row. `run_id`:\n"\
+    "see above (default `NOVOSKY_RUN_ID`, else the local file's, else a new one)."
     s = settings.config.store
     local = settings.path(s.sqlite_path or Path(settings.config.paths.runs_dir) / "novosky.sqlite")
-    if s.kind == "sqlite": return SqliteStore(local)
+    run_id = check_run_id(run_id) if run_id is not None else run_id_setting(settings.root)
+    prefix = f"{settings.config.symbol}-{settings.config.timeframe}"
+    if s.kind == "sqlite":
+        st = SqliteStore(local, run_id, prefix); log.info("store: %r", st); return st
     if s.kind == "postgres": remote = PostgresStore(secret("postgres_dsn", root=settings.root, required=True))
     elif s.kind == "supabase": remote = SupabaseStore(s.supabase_url, secret("supabase_key", root=settings.root, required=True))
     else: raise ValueError(f"store.kind: unknown kind {s.kind!r}")
-    st = OutboxStore(local, remote, **outbox_kw)
+    st = OutboxStore(local, remote, run_id=run_id, prefix=prefix, **outbox_kw)
+    log.info("store: %s run %s, local copy %s", s.kind, st.run_id, local)
     if check:
         try: st.check()
         except StoreAuthError: st.close(); raise

@@ -191,12 +191,11 @@ class CommandRouter:
         return cls(control, tg.allowed_chat_ids, risk_bounds, **kw)
 
     def _warn_about_config(self):
-        if not self.allowed: log.warning("telegram: the allow-list is empty: no chat will be answered")
+        if not self.allowed and not self.allowed_users:
+            log.warning("telegram: the allow-lists are empty: no chat will be answered")
         if (groups := sorted(c for c in self.allowed if c < 0)) and not self.allowed_users:
             log.warning("telegram: group chats %s are read-only: /pause /resume /close /risk from a group need "
                         "telegram.allowed_user_ids (the people who may use them)", groups)
-        if self.allowed_users and (alone := sorted(c for c in self.allowed if c > 0 and c not in self.allowed_users)):
-            log.warning("telegram: private chats %s are not on allowed_user_ids: they will get no answer", alone)
 
     def help_text(self) -> str:
         lo, hi = self.risk_bounds
@@ -214,11 +213,18 @@ def _handle(self, chat_id, text, user_id=None, chat_type=None) -> str | None:
     "The reply to `text` from `user_id` in `chat_id`; `None` (no answer) for a sender not allowed or another bot's command."
     cid, uid, group = _int_or_none(chat_id), _int_or_none(user_id), is_group_chat(chat_id, chat_type)
     if uid is None and not group: uid = cid                        # in a private chat the chat id is the user's id
-    if cid is None or cid not in self.allowed:
-        log.warning("telegram: ignored a message from chat %s, which is not on the allow-list: %r", chat_id, str(text)[:60])
+    if not group:                                                  # a private chat: the person on either list
+        if cid is None or not (cid in self.allowed or (uid == cid and uid in self.allowed_users)):
+            log.warning("telegram: ignored a message from chat %s, which is not on the allow-list (a private chat: neither "
+                        "allowed_chat_ids nor allowed_user_ids lists it): %r", chat_id, str(text)[:60])
+            return None
+    elif cid is None or cid not in self.allowed:                   # a group: the group itself must be allowed
+        log.warning("telegram: ignored a message from chat %s, which is not on the allow-list (a group: it must be on "
+                    "allowed_chat_ids%s): %r", chat_id, f"; user {uid} is on allowed_user_ids, add the group to be answered "
+                    "there" if uid in self.allowed_users else "", str(text)[:60])
         return None
-    if self.allowed_users and uid not in self.allowed_users:
-        log.warning("telegram: ignored a message from user %s in chat %s, who is not on allowed_user_ids: %r",
+    elif self.allowed_users and uid not in self.allowed_users:     # ... and, with a user list, the sender
+        log.warning("telegram: ignored a message from user %s in group chat %s, who is not on allowed_user_ids: %r",
                     user_id, cid, str(text)[:60])
         return None
     cmd = split_command(text)

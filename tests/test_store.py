@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:supabase")
 
-from novosky.store import (TABLES, MemoryStore, OutboxStore, PostgresStore, SqliteStore, SupabaseStore, record)
+from novosky.store import (TABLES, MemoryStore, OutboxStore, PostgresStore, SqliteStore, StoreError, SupabaseStore, record)
 
 T0 = 1_700_000_000_000_000_000
 H = 3_600_000_000_000
@@ -272,13 +272,14 @@ class PostgrestHandler(BaseHTTPRequestHandler):
             if srv.fail > 0:
                 srv.fail -= 1
                 return self._reply(503, dict(code="PGRST000", message="database unavailable", details=None, hint=None))
-            key = TABLES[table].key
+            key = ("run_id", *TABLES[table].key)                 # every table is keyed by run first
+            cols = {"run_id", *TABLES[table].columns}
             prefer = [p.strip() for p in self.headers.get("Prefer", "").split(",")]
             rows = json.loads(body)
             ok = ("resolution=merge-duplicates" in prefer and q.get("on_conflict") == ",".join(key)
                   and self.headers.get("Content-Type", "").startswith("application/json") and isinstance(rows, list)
-                  and all(set(r) == set(TABLES[table].columns) for r in rows)
-                  and set(q.get("columns", "").replace('"', "").split(",")) == set(TABLES[table].columns))
+                  and all(set(r) == cols and r["run_id"] for r in rows)
+                  and set(q.get("columns", "").replace('"', "").split(",")) == cols)
             if not ok:
                 srv.problems.append(f"bad upsert request {q} {prefer}")
                 return self._reply(400, dict(code="PGRST100", message="bad upsert", details=None, hint=None))
@@ -294,6 +295,10 @@ class PostgrestHandler(BaseHTTPRequestHandler):
             srv.requests.append(dict(method="GET", table=table, query=q))
             cols = q.get("select", "*").split(",")
             rows = [srv.tables.get(table, {})[k] for k in sorted(srv.tables.get(table, {}))]
+            if "run_id" in q:                                    # PostgREST filter run_id=eq.<id>
+                op, _, val = q["run_id"].partition(".")
+                if op != "eq": srv.problems.append(f"bad filter {q}")
+                rows = [r for r in rows if r["run_id"] == val]
             off, lim = int(q.get("offset", 0)), int(q.get("limit", 10**9))
             rows = [{c: r[c] for c in cols} if cols != ["*"] else r for r in rows[off:off + lim]]
         self._reply(200, rows)
@@ -315,8 +320,9 @@ def test_supabase_upsert_requests_and_round_trip(postgrest):
     posts = [r for r in postgrest.requests if r["method"] == "POST"]
     assert len(posts) == 5 * 7 * 2
     assert all("return=minimal" in r["prefer"] and "resolution=merge-duplicates" in r["prefer"] for r in posts)
-    assert {r["table"]: r["query"]["on_conflict"] for r in posts} == dict(orders="client_id", trades="id", equity="time", events="id")
-    assert json.loads(posts[2]["body"]) == [record("trades", trade(0, pnl=-1.0))]
+    assert {r["table"]: r["query"]["on_conflict"] for r in posts} == dict(orders="run_id,client_id", trades="run_id,id",
+                                                                         equity="run_id,time", events="run_id,id")
+    assert json.loads(posts[2]["body"]) == [dict(run_id=st.run_id, **record("trades", trade(0, pnl=-1.0)))]
     assert_complete(st, 5)
     assert KEY not in repr(st)
 
@@ -337,3 +343,83 @@ def test_supabase_outage_through_outbox(postgrest, tmp_path):
     assert postgrest.problems == [] and ob.pending() == 0
     assert_complete(remote, 5)
     ob.close()
+
+# ---------------------------------------------------------------- run ids: several runs in one database
+
+LEGACY_DDL = {   # the tables as stores wrote them before run ids (no run_id column, keyed by the row's own key)
+    "orders": '"client_id" TEXT NOT NULL, "time" INTEGER, "kind" TEXT, "position_id" INTEGER, "direction" INTEGER, "lots" REAL, '
+              '"sl" REAL, "tp" REAL, "reason" TEXT, "status" TEXT, PRIMARY KEY ("client_id")',
+    "trades": '"id" INTEGER NOT NULL, "group" INTEGER, "direction" INTEGER, "lots" REAL, "entry_time" INTEGER, "entry_price" REAL, '
+              '"exit_time" INTEGER, "exit_price" REAL, "sl" REAL, "tp" REAL, "reason" TEXT, "gross" REAL, "commission" REAL, '
+              '"swap" REAL, "pnl" REAL, "r" REAL, PRIMARY KEY ("id")',
+    "equity": '"time" INTEGER NOT NULL, "balance" REAL, "equity" REAL, PRIMARY KEY ("time")',
+    "events": '"id" TEXT NOT NULL, "time" INTEGER, "level" TEXT, "event" TEXT, "fields" TEXT, PRIMARY KEY ("id")'}
+
+def write_legacy(execute, n, ph="?"):
+    "Create the pre-run-id tables through `execute(sql, params=None)` and fill them with rows 0..n-1 of `expected`."
+    for t, cols in LEGACY_DDL.items():
+        if ph != "?": cols = cols.replace("INTEGER", "BIGINT").replace("REAL", "DOUBLE PRECISION")
+        execute(f'CREATE TABLE "{t}" ({cols})')
+        for r in expected(n)[t]:
+            execute(f'INSERT INTO "{t}" ({", ".join(chr(34) + c + chr(34) for c in r)}) VALUES ({", ".join([ph] * len(r))})',
+                    tuple(r.values()))
+
+def test_sqlite_store_from_before_run_ids_is_migrated(tmp_path):
+    import sqlite3
+    p = tmp_path / "old.sqlite"
+    with sqlite3.connect(p) as c:
+        write_legacy(lambda sql, params=(): c.execute(sql, params), 4)
+        c.execute('CREATE TABLE "_outbox" (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, k TEXT NOT NULL, '
+                  'row TEXT NOT NULL, created REAL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, UNIQUE (tbl, k))')
+        c.execute('INSERT INTO "_outbox" (tbl, k, row) VALUES (?, ?, ?)', ("equity", "[99]", json.dumps(record("equity", time=99, balance=1.0, equity=1.0))))
+    remote = MemoryStore()
+    ob = OutboxStore(p, remote, sleep=lambda s: None)           # what a bot does at start: migrate, then deliver the outbox
+    assert_complete(ob, 4)                                       # every old row kept, now under the file's run id
+    assert ob.runs() == [ob.run_id] and remote.run_id == ob.run_id
+    assert ob.flush() == 0 and [r["time"] for r in remote.rows("equity")] == [99]
+    write_all(ob, 4, 6); assert_complete(ob, 6)
+    ob.close()
+    with SqliteStore(p) as st: assert st.run_id == ob.run_id and len(st.rows("trades")) == 6
+    with sqlite3.connect(p) as c:
+        cols = [r[1] for r in c.execute('PRAGMA table_info("trades")')]
+        pk = [r[1] for r in sorted(c.execute('PRAGMA table_info("trades")'), key=lambda r: r[5]) if r[5]]
+    assert cols[0] == "run_id" and pk == ["run_id", "id"]
+
+def test_two_runs_share_one_postgres_database(pg, tmp_path):
+    "Two bots, the same trade ids, one database: neither overwrites the other; a reader picks a run or is told to."
+    import psycopg
+    with psycopg.connect(pg.dsn(), autocommit=True) as c: c.execute("CREATE DATABASE shared")
+    obs = [OutboxStore(tmp_path / f"{name}.sqlite", PostgresStore(pg.dsn("shared")), run_id=name, sleep=lambda s: None)
+           for name in ("eurusd-h1-vps1", "xauusd-h1-vps2")]
+    write_all(obs[0], 0, 3); write_all(obs[1], 0, 5)
+    assert all(ob.pending() == 0 for ob in obs)
+    obs[1].save_trade(trade(1, pnl=-99.0))                       # the second run's trade #1 changes; the first run's does not
+    with PostgresStore(pg.dsn("shared"), run_id="eurusd-h1-vps1") as a: assert_complete(a, 3)
+    with PostgresStore(pg.dsn("shared"), run_id="xauusd-h1-vps2") as b:
+        assert len(b.rows("trades")) == 5 and b.rows("trades")[1]["pnl"] == -99.0
+        assert b.runs() == ["eurusd-h1-vps1", "xauusd-h1-vps2"]
+    with PostgresStore(pg.dsn("shared")) as anon:
+        with pytest.raises(StoreError, match="holds 2 runs \\(eurusd-h1-vps1, xauusd-h1-vps2\\); name the one to read"):
+            anon.rows("trades")
+    for ob in obs: ob.close()
+
+def test_postgres_tables_from_before_run_ids_are_migrated(pg):
+    import psycopg
+    with psycopg.connect(pg.dsn(), autocommit=True) as c: c.execute("CREATE DATABASE legacy")
+    with psycopg.connect(pg.dsn("legacy"), autocommit=True) as c: write_legacy(lambda sql, params=None: c.execute(sql, params), 3, "%s")
+    with PostgresStore(pg.dsn("legacy")) as reader:               # a reader with no run id: the old rows become one run
+        assert_complete(reader, 3)
+        old_run = reader.run_id
+    with PostgresStore(pg.dsn("legacy"), run_id="newhost") as w: write_all(w, 0, 2)
+    with PostgresStore(pg.dsn("legacy"), run_id=old_run) as r: assert_complete(r, 3)
+    with psycopg.connect(pg.dsn("legacy")) as c:
+        pk = c.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                       "WHERE i.indrelid = '\"trades\"'::regclass AND i.indisprimary").fetchall()
+        assert sorted(x[0] for x in pk) == ["id", "run_id"]
+
+def test_supabase_runs_are_kept_apart(postgrest):
+    a, b = SupabaseStore(sb_url(postgrest), KEY, run_id="run-a"), SupabaseStore(sb_url(postgrest), KEY, run_id="run-b")
+    write_all(a, 0, 2); write_all(b, 0, 4)
+    assert_complete(a, 2); assert_complete(b, 4)
+    with pytest.raises(StoreError, match="holds 2 runs"): SupabaseStore(sb_url(postgrest), KEY).rows("equity")
+    assert postgrest.problems == []

@@ -291,17 +291,21 @@ GROUP, OPERATOR, MEMBER = -100500, 4242, 4343
 
 
 def test_router_user_allow_list():
-    "With allowed_user_ids, only the listed people are answered, in any chat; they may change state from a group."
-    ctl = FakeControl()
+    "A private chat: the person on either list. A group: the group on allowed_chat_ids and, with a user list, the sender on it."
+    ctl, STRANGER, OTHER_GROUP = FakeControl(), 4444, -100600
     r = CommandRouter(ctl, [ALLOWED, GROUP, MEMBER], allowed_user_ids=[ALLOWED, OPERATOR])
     for text in ("/status", "/close 7", "/close all", "/pause", "/risk 0.5"):
-        assert r.handle(GROUP, text, MEMBER, "supergroup") is None      # a group member not on the list
+        assert r.handle(GROUP, text, MEMBER, "supergroup") is None      # a group member not on the user list
         assert r.handle(GROUP, text, None, "supergroup") is None        # sent on behalf of a chat: nobody
-        assert r.handle(MEMBER, text, MEMBER, "private") is None        # an allowed chat id, but not an allowed user
+        assert r.handle(OTHER_GROUP, text, OPERATOR, "group") is None   # an allowed user in a group nobody allowed
+        assert r.handle(STRANGER, text, STRANGER, "private") is None    # a private chat on neither list
+        assert r.handle(STRANGER, text, OPERATOR, "private") is None    # a "private" chat that is not the user's own
     assert ctl.calls == []
     assert r.handle(GROUP, "/close 7", OPERATOR, "supergroup") == "Closing 7."
     assert r.handle(ALLOWED, "/pause").startswith("Paused")              # private chat: the chat id is the sender
-    assert ctl.calls == [("close", 7), ("pause",)]
+    assert r.handle(OPERATOR, "/resume", OPERATOR, "private").startswith("Resumed")   # on the user list only
+    assert r.handle(MEMBER, "/pause", MEMBER, "private").startswith("Paused")         # on the chat list only
+    assert ctl.calls == [("close", 7), ("pause",), ("resume",), ("pause",)]
     with pytest.raises(ValueError, match="user ids are positive"):
         CommandRouter(ctl, [GROUP], allowed_user_ids=[GROUP])           # a chat id in the user list
 
