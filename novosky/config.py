@@ -13,8 +13,8 @@ __all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'MODES', 'SCORES', 'TIMEFRA
            'ConfigError', 'rng', 'choice', 'from_dict', 'to_dict', 'override', 'Risk', 'SlTp', 'Filters', 'Breakers',
            'Positions', 'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split',
            'Training', 'PositionLabels', 'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers',
-           'feature_hash', 'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'Settings', 'load_all',
-           'read_dotenv', 'secret', 'main']
+           'feature_hash', 'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'MissingExtra', 'require',
+           'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -434,6 +434,18 @@ def load_brokers(path=None) -> Brokers:
     "Load and validate `config/brokers.json` (default: in the project root)."
     path = Path(path) if path else project_root() / "config" / "brokers.json"
     return from_dict(Brokers, _read_json(path), path)
+
+# %% ../nbs/00_config.ipynb #79688296
+class MissingExtra(ImportError):
+    "A feature whose package the lean install leaves to an extra."
+
+def require(module: str, extra: str, what: str):
+    "Import `module` for `what`, or say which install extra brings it (the lean client lane installs only the core)."
+    import importlib
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtra(f"{what} needs the {module.split('.')[0]!r} package, which the lean install leaves out: "
+                           f"pip install 'novosky[{extra}]'") from e
 
 # %% ../nbs/00_config.ipynb #e9edc3cc
 @dataclass(frozen=True)

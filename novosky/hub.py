@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fastcore.basics import patch
 from datetime import datetime, timezone
 from pathlib import Path
-from .config import Settings, ConfigError, load_all, secret
+from .config import Settings, ConfigError, load_all, secret, require, MissingExtra
 from .models import (MANIFEST, SIGNATURE, ModelIntegrityError, ModelCompatibilityError, load_set, check_compat, verify_set,
                             parse_manifest, check_signature, trusted_key, stage_set, commit_set, discard_set, recover_set,
                             research_only, serving_set, sha256_file, _write_atomic, _fsync, _alive)
@@ -499,12 +499,9 @@ _TRUE = {"1", "on", "yes", "true"}
 
 def _hf():
     "huggingface_hub, imported on first use; `HF_HUB_DISABLE_XET` set after its import is applied to it."
-    try:
-        import huggingface_hub as hub
-        import huggingface_hub.constants, huggingface_hub.errors       # submodules the package loads lazily
-    except ImportError:
-        raise HubError("the Hugging Face registry needs the huggingface_hub package (pip install huggingface_hub); "
-                       "or use a local registry (--local DIR)") from None
+    try: hub = require("huggingface_hub", "hub", "the Hugging Face registry (or use a local registry: --local DIR)")
+    except MissingExtra as e: raise HubError(str(e)) from None
+    import huggingface_hub.constants, huggingface_hub.errors           # submodules the package loads lazily
     if os.environ.get("HF_HUB_DISABLE_XET", "").strip().lower() in _TRUE: sys.modules["huggingface_hub.constants"].HF_HUB_DISABLE_XET = True
     return hub
 

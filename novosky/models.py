@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd
-from .config import feature_hash, load_ml_config, project_root
+from .config import feature_hash, load_ml_config, project_root, require
 from .data import split_is_oos
 
 log = logging.getLogger("novosky.models")
@@ -566,11 +566,13 @@ PUBKEY_ENV = "NOVOSKY_MODELS_PUBKEY"
 
 def _fingerprint(pub) -> str:
     "How messages name a key: the first 16 hex digits of the sha256 of its raw public bytes."
+    require("cryptography", "signing", "signing and verifying model sets")
     from cryptography.hazmat.primitives import serialization as ser
     return hashlib.sha256(pub.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)).hexdigest()[:16]
 
 def keygen(out) -> Path:
     "Write a new Ed25519 private key to `out` (PEM, mode 600, never over an existing file) and its public key to `out.pub`."
+    require("cryptography", "signing", "signing and verifying model sets")
     from cryptography.hazmat.primitives import serialization as ser
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     out = Path(out); pub = out.with_name(out.name + ".pub")
@@ -585,6 +587,7 @@ def keygen(out) -> Path:
 
 def signing_key(path):
     "The Ed25519 private key in `path` (PEM, as `keygen` writes it), or a `ModelSignatureError` saying what is wrong."
+    require("cryptography", "signing", "signing and verifying model sets")
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     try: k = load_pem_private_key(Path(path).read_bytes(), None)
@@ -599,6 +602,8 @@ def trusted_key(public_key=None):
     if public_key is not None and not isinstance(public_key, (str, os.PathLike)): return public_key
     src, via = (public_key, "public_key") if public_key else (os.environ.get(PUBKEY_ENV, ""), PUBKEY_ENV)
     if not str(src).strip(): return None
+    try: require("cryptography", "signing", "verifying signed model sets")
+    except ImportError as e: raise ModelSignatureError(f"{e} ({via} is set: this host accepts only signed sets, and refuses all until it can check them)") from None
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     pem = str(src).lstrip().startswith("-----BEGIN")
@@ -624,6 +629,7 @@ def sign_set(models_dir, key) -> Path:
 
 def check_signature(models_dir, data: bytes, key):
     "Refuse (`ModelSignatureError`) unless `model_compat.sig` holds `key`'s Ed25519 signature of exactly `data`."
+    require("cryptography", "signing", "signing and verifying model sets")
     from cryptography.exceptions import InvalidSignature
     d = Path(models_dir); p = d / SIGNATURE
     fix = f"sign it where the private key is kept, if you trust its contents: python -m novosky.models sign --models-dir {d} --key KEYFILE"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, is_dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 import numpy as np, pandas as pd
-from .config import secret, read_dotenv
+from .config import secret, read_dotenv, require
 
 log = logging.getLogger("novosky.store")
 from fastcore.basics import patch
@@ -281,6 +281,7 @@ class PostgresStore(StoreMixin):
     def __repr__(self): return "PostgresStore(dsn=***" + (f", run_id={self.run_id!r})" if self.run_id else ")")
 
     def _conn(self):
+        require("psycopg", "postgres", "the PostgreSQL store")
         import psycopg
         if self.con is None or self.con.closed:
             self.con = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self.connect_timeout,
@@ -289,6 +290,7 @@ class PostgresStore(StoreMixin):
         return self.con
 
     def _run(self, fn):
+        require("psycopg", "postgres", "the PostgreSQL store")
         import psycopg
         with self.lock:
             con = self._conn()
@@ -361,6 +363,7 @@ class SupabaseStore(StoreMixin):
     @property
     def client(self):
         if self._client is None:
+            require("supabase", "supabase", "the Supabase store")
             from supabase import create_client
             self._client = create_client(self.url, self._key)
         return self._client
@@ -398,6 +401,7 @@ _AUTH_STATES = ("28", "3D")       # SQLSTATE classes: invalid authorization (280
 
 def _pg_ping(self):
     "Connect and run `SELECT 1`; a refusal of credentials, user, database or DSN is a `StoreAuthError`."
+    require("psycopg", "postgres", "the PostgreSQL store")
     import psycopg
     try:
         with self.lock:

@@ -523,6 +523,8 @@ class TelegramBot:
 
     def build(self):
         "The python-telegram-bot `Application` (imported here, only when the live client is built)."
+        from novosky.config import require
+        require("telegram.ext", "telegram", "Telegram commands")
         from telegram.ext import Application, CommandHandler, MessageHandler, filters
         b = Application.builder().token(self._token)
         if self.base_url: b = b.base_url(self.base_url)

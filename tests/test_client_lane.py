@@ -70,3 +70,21 @@ def test_renamed_feature_fails_the_gate_from_the_config_file(trained, tmp_path):
         SignalPredictor(trained, feats)
     msg = str(e.value)
     assert feature_hash(feats) in msg and "Retrain all four models" in msg and "ret_one" in msg
+
+
+def test_a_host_requiring_signatures_without_the_signing_extra_refuses_every_set(tmp_path):
+    "Fail closed: with a public key configured and no `cryptography` (the lean install without [signing]), no set loads."
+    import subprocess, sys, textwrap
+    from novosky.models import keygen
+    keygen(tmp_path / "k.key"); pub = next(tmp_path.glob("*.pub"))
+    code = BLOCK.replace('"telegram"}', '"telegram", "cryptography"}') + textwrap.dedent(f"""
+        import os
+        os.environ["NOVOSKY_MODELS_PUBKEY"] = {str(pub)!r}
+        from novosky.models import load_set, ModelSignatureError
+        try: load_set({str(ROOT / "models")!r})
+        except ModelSignatureError as e: print("REFUSED:", e)
+        else: print("LOADED")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("REFUSED:") and "novosky[signing]" in r.stdout and "NOVOSKY_MODELS_PUBKEY" in r.stdout, r.stdout
