@@ -10,12 +10,12 @@ import numpy as np, pandas as pd
 from .config import load_all, Settings, ConfigError
 from .data import load, sample_path, DataError, tune_allocator, add_data_args, fits_config
 from .features import FeatureError
-from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError
+from .models import ModelCompatibilityError, ModelIntegrityError, StaleModelError, check_compat, oos_start, training_cutoff, NoOutOfSampleError, SetWatch
 from .engine import EngineState
 from .ports import Quote, spread_prices
 from .brokers import PaperBroker
 from .chain import load_chain, Chain, prepare, public_key, USER_ERRORS
-from .driver import Driver, HistoricalFeed, BatchSignals, LiveSignals, JsonLines, Readable, make_logger, log_event, news_notes, SMALL_TRADES
+from .driver import Driver, build_engine, HistoricalFeed, BatchSignals, LiveSignals, JsonLines, Readable, make_logger, log_event, news_notes, SMALL_TRADES
 from .baselines import buy_and_hold
 from .store import SqliteStore, open_store, StoreMixin, StoreError
 from fastcore.basics import patch
@@ -200,8 +200,10 @@ def check_mt5_state(d: dict, symbol: str) -> list:
 
 class LiveBot:
     "The `Driver` over a live feed and a broker, one decision per newly closed bar, state saved after each."
-    def __init__(self, S: Settings, chain: Chain, feed, broker, state_path=None, log_path=None, store=None, notifier=None):
+    def __init__(self, S: Settings, chain: Chain, feed, broker, state_path=None, log_path=None, store=None, notifier=None, models_dir=None):
         self.S, self.chain, self.feed, self.broker, self.store = S, chain, feed, broker, store
+        self.watch = SetWatch(models_dir) if models_dir is not None else None     # a new set in the folder is served from the next bar
+        self._refused = None
         self.paper = isinstance(broker, PaperBroker)
         self.log = make_logger(log_path)
         self.state = StateFile(state_path) if state_path else None
@@ -227,18 +229,44 @@ class LiveBot:
                                         "engine": json.loads(self.engine.state.to_json()),
                                         **({"broker": self.broker.to_dict()} if self.paper else {})})
 
+    def reload_models(self) -> bool:
+        "Between bars: when the models folder holds another set (a registry pull swapped it in), load it through the\n"\
+        "compatibility gate and serve it from the next bar, open positions carried on; a set that fails its checks is\n"\
+        "refused (logged and notified once) and the current one kept. True when a new set is now served."
+        d = self.watch.pending() if self.watch is not None else None
+        if d is None or d == self._refused: return False
+        S, md, old = self.S, self.watch.models_dir, self.watch.serving
+        try: chain = load_chain(md, S.ml.features, S.config, sources=S.ml.serving.sources, public_key=public_key(S))
+        except USER_ERRORS as e:
+            self._refused = d
+            log_event(self.log, "models", logging.ERROR, note=f"a new model set in {md} ({d[:12]}) was refused, still serving {str(old)[:12]}: {e}")
+            if self.driver.notifier: self.driver.notifier.error(f"new model set refused, still serving the old one: {e}")
+            return False
+        self.chain = self.driver.chain = self.signals.chain = chain
+        self.driver.engine = build_engine(S, chain, self.signals.sltp, state=self.engine.state)
+        self.watch.serve(d); self._refused = None
+        tag = ""
+        try: tag = json.loads((Path(md) / "pulled.json").read_text()).get("tag", "")
+        except (OSError, ValueError): pass
+        note = f"model set {str(old)[:12]} -> {d[:12]}{f' ({tag})' if tag else ''} served from bar {self.i}; {len(self.engine.state.positions)} open position(s) carried on"
+        log_event(self.log, "models", note=note)
+        if self.driver.notifier: self.driver.notifier.notify("models", note)
+        return True
+
     def cycle(self) -> bool:
-        "Poll once; if a new bar closed, process it and save. Returns True when a bar was processed."
+        "Poll once; if a new bar closed, process it and save. Returns True when a bar was processed. A new model set in\n"\
+        "the folder is picked up here, between bars, never during a decision."
+        self.reload_models()
         done = self.driver.cycle(self.feed)
         if done: self.save()
         return done
 
 class Mt5Bot(LiveBot):
     "`LiveBot` over an `Mt5Broker` connection: trading through it, or (`paper=True`) paper trading on its live quotes."
-    def __init__(self, S: Settings, chain: Chain, mt5broker, state_path=None, log_path=None, store=None, notifier=None, paper=False):
+    def __init__(self, S: Settings, chain: Chain, mt5broker, state_path=None, log_path=None, store=None, notifier=None, paper=False, models_dir=None):
         from novosky.mt5 import Mt5Feed
         broker = PaperBroker(S.symbol_spec, S.config.execution, S.config.backtest.initial_equity) if paper else mt5broker
-        super().__init__(S, chain, Mt5Feed(mt5broker), broker, state_path, log_path, store, notifier)
+        super().__init__(S, chain, Mt5Feed(mt5broker), broker, state_path, log_path, store, notifier, models_dir)
 
 # %% ../nbs/14_bot.ipynb #072a3e3e
 import threading, collections
@@ -325,7 +353,7 @@ def _run_live(S, chain, state, runs, store, notifier, tg, a, poll_s=1.0):
                           c.filters.news_blackout_min)
     mod, fn = MODES[c.mode].split(":")
     feed, broker = getattr(importlib.import_module(mod), fn)(S)            # the adapters config.json's mode names
-    bot = LiveBot(S, chain, feed, broker, state, runs / "bot.log", store, notifier)
+    bot = LiveBot(S, chain, feed, broker, state, runs / "bot.log", store, notifier, models_dir=S.path(c.paths.models_dir))
     if tg: bot.control = tg[1]; tg[1].bot = bot; tg[0].start(wait=False)
     stop = []
     for sig in (signal.SIGINT, signal.SIGTERM): signal.signal(sig, lambda *_: stop.append(1))

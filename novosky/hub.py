@@ -11,15 +11,15 @@ from fastcore.basics import patch
 from datetime import datetime, timezone
 from pathlib import Path
 from .config import Settings, ConfigError, load_all, secret, require, MissingExtra
-from .models import (MANIFEST, SIGNATURE, ModelIntegrityError, ModelCompatibilityError, load_set, check_compat, verify_set,
+from .models import (set_digest, SetWatch, MANIFEST, SIGNATURE, ModelIntegrityError, ModelCompatibilityError, load_set, check_compat, verify_set,
                             parse_manifest, check_signature, trusted_key, stage_set, commit_set, discard_set, recover_set,
                             research_only, serving_set, sha256_file, _write_atomic, _fsync, _alive)
 
 # %% auto #0
 __all__ = ['RELEASE', 'CARD', 'PULLED', 'EXTRAS', 'PROMOTED', 'PROMOTION', 'APPROVED', 'TAG_NAME', 'DEFAULT_ENDPOINT', 'REPO_ID',
-           'HubError', 'TagExistsError', 'PullRefused', 'approved_tag', 'set_digest', 'installed', 'SetWatch',
-           'push_files', 'model_card', 'release_record', 'TagInfo', 'Pushed', 'Pulled', 'Registry', 'LocalRegistry',
-           'HubRegistry', 'registry_from', 'main']
+           'HubError', 'TagExistsError', 'PullRefused', 'approved_tag', 'installed', 'push_files', 'model_card',
+           'release_record', 'TagInfo', 'Pushed', 'Pulled', 'Registry', 'LocalRegistry', 'HubRegistry', 'registry_from',
+           'main']
 
 # %% ../nbs/16_hub.ipynb #0139d0cf
 RELEASE = "release.json"     # every file of a pushed set with its sha256 (the manifest covers the model artifacts)
@@ -49,29 +49,11 @@ def approved_tag(manifest_sha256: str, when=None) -> str:
     y, w, _ = (when or datetime.now(timezone.utc)).isocalendar()
     return f"approved-{y}w{w:02d}-{manifest_sha256[:8]}"
 
-def set_digest(models_dir) -> str | None:
-    "sha256 of the manifest in `models_dir` (None when it holds none): what identifies the set it serves."
-    try: return _sha((Path(models_dir) / MANIFEST).read_bytes())
-    except (FileNotFoundError, NotADirectoryError): return None
-
 def installed(models_dir) -> dict | None:
     "What `pulled.json` in `models_dir` says (registry, tag, commit, pulled_at), or None for a set that was not pulled."
     try: return json.loads((Path(models_dir) / PULLED).read_bytes())
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError): return None
 
-class SetWatch:
-    "The digest of the set being served, and whether the models folder now holds another (one small read a call)."
-    def __init__(self, models_dir):
-        self.models_dir = Path(models_dir); self.serving = set_digest(models_dir)
-    def pending(self) -> str | None:
-        "The digest of the set in the folder when it differs from the one serving, else None (none during a swap's\n"\
-        "instant without a manifest)."
-        now = set_digest(self.models_dir)
-        return now if now is not None and now != self.serving else None
-    def changed(self) -> bool: return self.pending() is not None
-    def serve(self, digest):
-        "Record that the set with `digest` (from `pending`) is now the one serving."
-        self.serving = digest
 
 # %% ../nbs/16_hub.ipynb #cbb3bd62
 def _git_head(root) -> str | None:

@@ -20,11 +20,11 @@ __all__ = ['log', 'ONNX_OPSETS', 'PARALLEL_ROWS', 'MANIFEST', 'RESEARCH_ONLY', '
            'ExportError', 'Rows', 'Assembled', 'assemble', 'purged_kfold', 'FoldModels', 'times_ns', 'Calibrator',
            'make_estimator', 'f32_floor', 'snap_thresholds', 'sample_weights', 'Member', 'fit_member', 'to_onnx_bytes',
            'onnx_session', 'onnx_run', 'onnx_run_parallel', 'verify_onnx', 'sha256_file', 'library_versions',
-           'save_member', 'parse_manifest', 'read_manifest', 'record_model', 'model_digest', 'check_compat',
-           'require_fresh', 'check_requires', 'verify_artifact', 'NoOutOfSampleError', 'read_verified', 'save_folds',
-           'load_folds', 'save_oof', 'load_oof', 'training_window', 'training_cutoff', 'oos_start', 'research_only',
-           'serving_set', 'ModelSet', 'verify_set', 'load_set', 'keygen', 'signing_key', 'trusted_key', 'sign_set',
-           'check_signature', 'recover_set', 'clean_debris', 'stage_set', 'commit_set', 'discard_set',
+           'save_member', 'parse_manifest', 'read_manifest', 'record_model', 'model_digest', 'set_digest', 'SetWatch',
+           'check_compat', 'require_fresh', 'check_requires', 'verify_artifact', 'NoOutOfSampleError', 'read_verified',
+           'save_folds', 'load_folds', 'save_oof', 'load_oof', 'training_window', 'training_cutoff', 'oos_start',
+           'research_only', 'serving_set', 'ModelSet', 'verify_set', 'load_set', 'keygen', 'signing_key', 'trusted_key',
+           'sign_set', 'check_signature', 'recover_set', 'clean_debris', 'stage_set', 'commit_set', 'discard_set',
            'training_stack_missing', 'Predictor', 'main']
 
 # %% ../nbs/03_models.ipynb #d66ccb39
@@ -400,6 +400,27 @@ def model_digest(man: dict, model: str) -> str:
     "One sha256 over a model's artifacts (what a dependent model records in `requires`)."
     arts = man["models"][model]["artifacts"]
     return hashlib.sha256("".join(f"{k}={arts[k]}" for k in sorted(arts)).encode()).hexdigest()
+
+# %% ../nbs/03_models.ipynb #0a59567a
+def set_digest(models_dir) -> str | None:
+    "sha256 of the manifest in `models_dir` (None when it holds none): what identifies the set it serves."
+    try: return hashlib.sha256((Path(models_dir) / MANIFEST).read_bytes()).hexdigest()
+    except (FileNotFoundError, NotADirectoryError): return None
+
+
+class SetWatch:
+    "The digest of the set being served, and whether the models folder now holds another (one small read a call)."
+    def __init__(self, models_dir):
+        self.models_dir = Path(models_dir); self.serving = set_digest(models_dir)
+    def pending(self) -> str | None:
+        "The digest of the set in the folder when it differs from the one serving, else None (none during a swap's\n"\
+        "instant without a manifest)."
+        now = set_digest(self.models_dir)
+        return now if now is not None and now != self.serving else None
+    def changed(self) -> bool: return self.pending() is not None
+    def serve(self, digest):
+        "Record that the set with `digest` (from `pending`) is now the one serving."
+        self.serving = digest
 
 # %% ../nbs/03_models.ipynb #7bb2cbb7
 def check_compat(models_dir, features=None, public_key=None) -> dict:
