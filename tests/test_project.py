@@ -30,3 +30,19 @@ def test_tracked_configs_validate():
     b = json.loads((ROOT / "config/brokers.json").read_text())
     for broker in b["brokers"].values():
         assert {"EURUSD", "XAUUSD", "GBPUSD", "USDJPY", "BTCUSD"} <= set(broker["symbols"])
+
+
+def test_a_module_imports_only_from_lower_numbered_notebooks():
+    "The notebook map's rule: 11d1_refit may import 11d_tune, never the reverse (imports inside functions included)."
+    import re
+    from pathlib import Path
+    order = lambda nb: [(int(t) if t.isdigit() else t) for t in re.findall(r"\d+|[a-z]+", nb.split("_")[0])]
+    made = {}
+    for f in (ROOT / "novosky").glob("*.py"):
+        m = re.search(r"File to edit: \.\./nbs/([^.]+)\.ipynb", f.read_text())
+        if m: made[f.stem] = m.group(1)
+    assert len(made) > 30
+    wrong = [(mod, imp) for mod, nb in made.items()
+             for imp in set(re.findall(r"^\s*(?:from|import) (?:\.|novosky\.)(\w+)", (ROOT / "novosky" / f"{mod}.py").read_text(), re.M))
+             if imp in made and imp != mod and order(made[imp]) >= order(nb)]
+    assert not wrong, f"modules importing from a notebook at or after their own: {wrong}"
