@@ -14,7 +14,7 @@ __all__ = ['SECRET_RE', 'SESSION_HOURS', 'SESSIONS', 'MODES', 'SCORES', 'TIMEFRA
            'Positions', 'Execution', 'Backtest', 'Mt5', 'Telegram', 'Store', 'Paths', 'Config', 'Labels', 'Split',
            'Training', 'PositionLabels', 'ModelPaths', 'Serving', 'MlConfig', 'SymbolSpec', 'BrokerSpec', 'Brokers',
            'feature_hash', 'project_root', 'load_config', 'load_ml_config', 'load_brokers', 'MissingExtra', 'require',
-           'Settings', 'load_all', 'read_dotenv', 'secret', 'main']
+           'Settings', 'load_all', 'read_dotenv', 'secret', 'live_gaps', 'main']
 
 # %% ../nbs/00_config.ipynb #4b5a33a1
 class ConfigError(ValueError):
@@ -509,6 +509,24 @@ def secret(name, root=None, required=False):
     if required and not val: raise ConfigError(".env", [f"{var}: not set; put it in the environment or in an untracked .env file ({name})"])
     return val or None
 
+# %% ../nbs/00_config.ipynb #d2bf3900
+def live_gaps(S: Settings) -> list[str]:
+    "What a live mode (`mt5`, `mt5-paper`) still lacks with settings `S`: account, server, password, MT5 package, tokens."
+    import importlib.util
+    c, gaps = S.config, []
+    if not c.mt5.login: gaps.append("mt5.login is 0: the bot would trade whichever account the terminal is logged into; set your account number")
+    if not c.mt5.server: gaps.append("mt5.server is empty: set your broker's trade server as the terminal names it (e.g. Broker-Demo)")
+    if not secret("mt5_password", root=S.root):
+        gaps.append(f"{SECRET_ENV['mt5_password']} is not set (environment or the untracked .env): the terminal must already be logged in")
+    if not any(importlib.util.find_spec(m) for m in ("MetaTrader5", "mt5linux")):
+        gaps.append("no MT5 package: MetaTrader5 (Windows) or mt5linux with its bridge (Linux: pip install 'novosky[mt5linux]')")
+    if c.telegram.enabled and not secret("telegram_token", root=S.root):
+        gaps.append(f"telegram.enabled is true but {SECRET_ENV['telegram_token']} is not set (environment or .env)")
+    for kind, name in (("postgres", "postgres_dsn"), ("supabase", "supabase_key")):
+        if c.store.kind == kind and not secret(name, root=S.root):
+            gaps.append(f"store.kind is {kind!r} but {SECRET_ENV[name]} is not set (environment or .env)")
+    return gaps
+
 # %% ../nbs/00_config.ipynb #fc1d2834
 def main(argv=None):
     "Validate config.json, ml_config.json and config/brokers.json; print a summary."
@@ -524,6 +542,11 @@ def main(argv=None):
     print(f"config ok: {s.root}\n  mode={s.config.mode} broker={s.config.broker} symbol={s.config.symbol} timeframe={s.config.timeframe}"
           f"\n  {s.config.symbol}: spread {sp.spread_pips} pips, pip value {sp.pip_value_per_lot} {s.brokers.brokers[s.config.broker].account_currency}/lot, "
           f"lots {sp.lot_min}..{sp.lot_max} step {sp.lot_step}\n  features: {len(s.ml.features)} (hash {s.ml.feature_hash[:16]}…)")
+    try: gaps = live_gaps(s)
+    except ConfigError as e: gaps = [str(e)]             # an unreadable .env
+    if gaps:
+        head = f"warning: mode {s.config.mode} still lacks" if MODES[s.config.mode] else "note: a live mode (mt5, mt5-paper) would still lack"
+        print(head + ":" + "".join(f"\n  - {g}" for g in gaps) + "\n  (python -m novosky.onboard sets these up)", file=sys.stderr)
     return 0
 
 # %% ../nbs/00_config.ipynb #2c4118b6
