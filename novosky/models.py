@@ -207,6 +207,8 @@ def snap_thresholds(model):
     return model
 
 def _native(model, X):
+    if not len(X):      # nothing to predict (e.g. no out-of-sample trade): the empty answer, not the libraries' refusal of an empty batch
+        return np.zeros((0, len(model.classes_) if hasattr(model, "predict_proba") else 1))
     return model.predict_proba(X) if hasattr(model, "predict_proba") else np.asarray(model.predict(X), np.float64)[:, None]
 
 def sample_weights(y):
@@ -851,7 +853,8 @@ class Predictor:
         else: raise ValueError(f"unknown source {src!r}")
     def predict(self, X) -> np.ndarray:
         "Calibrated class probabilities (classifier) or values (regressor) for float32 rows."
-        return self._fn(np.asarray(X, np.float32).reshape(-1, np.shape(X)[-1]))
+        X = np.asarray(X, np.float32).reshape(-1, np.shape(X)[-1])
+        return self._fn(X) if len(X) else self._fn(np.zeros((1, X.shape[1]), np.float32))[:0]   # empty batch: the shape of an answer
 
 # %% ../nbs/03_models.ipynb #09810ba3
 def _git_worktree(path) -> Path | None:
