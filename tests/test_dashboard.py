@@ -81,13 +81,13 @@ class Terminal:
 
     def frames(self): return [TITLE + f.replace("^C", "") for f in self.text.split(TITLE)[1:]]    # ^C: the terminal's echo
 
-    def ctrl_c(self, timeout=10):
-        "Type Ctrl-C; the exit status."
+    def ctrl_c(self, timeout=30):
+        "Type Ctrl-C; the exit status (a loaded machine may take seconds to schedule the exit)."
         os.write(self.master, b"\x03")
         end = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < end: self.read(0.1)
         self.read(0.3)
-        return self.proc.wait(1)
+        return self.proc.wait(5)
 
     def close(self):
         if self.proc.poll() is None: self.proc.kill(); self.proc.wait()
