@@ -405,6 +405,7 @@ def main(argv=None) -> int:
             con.print(render(snap, con.width, None, a.trades)); return 0
         from rich.live import Live
         for sig in (signal.SIGTERM, signal.SIGHUP): signal.signal(sig, _stop)
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C quits even when started with SIGINT ignored (e.g. from a background job)
         k, err = 1, None
         frame = lambda: render(snap, con.width, con.height, a.trades,
                                f"every {a.refresh:g} s · update {k} · Ctrl-C quits") if err is None else \
