@@ -12,7 +12,7 @@ from .config import load_all, Settings
 from .data import _TF
 from .models import MANIFEST, training_cutoff
 from .store import TABLES, StoreError
-from .monitor import LiveRun, MonitorError, open_run_store, read_run, is_dsn, _ts
+from .monitor import LiveRun, MonitorError, open_run_store, read_run, is_dsn, _ts, STORE_HELP
 from .chain import USER_ERRORS
 from .hub import PULLED       # the registry's record of where the served set came from
 
@@ -366,8 +366,7 @@ def _parser():
     ap = argparse.ArgumentParser(prog="python -m novosky.dashboard", description=main.__doc__,
         epilog="exit status: 0 stopped by Ctrl-C (or --once done); 1 the store or the config could not be read (the error says "
                "which and why); 2 a bad command line")
-    ap.add_argument("--store", help="the trade store: a SQLite file (the bot's --store) or a PostgreSQL DSN (postgresql://user@host/db or "
-                    "'host=... dbname=...'); default: the SQLite file config.json's store writes (for a remote store, its local copy)")
+    ap.add_argument("--store", help=STORE_HELP)
     ap.add_argument("--config", help="config.json (its folder must hold ml_config.json and config/brokers.json)")
     ap.add_argument("--models-dir", help="the models folder whose set is shown (default: config.json paths.models_dir)")
     ap.add_argument("--log", help="the bot's log, for its heartbeat (default: bot.log in config.json paths.runs_dir)")

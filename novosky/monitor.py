@@ -22,12 +22,12 @@ from .store import TABLES, record, SqliteStore, PostgresStore, StoreError
 from .telegram import ConsoleNotifier, TelegramNotifier
 
 # %% auto #0
-__all__ = ['DIFF_COLUMNS', 'SMALL_EXPECTED', 'EXPECT', 'FIGURES', 'MonitorError', 'is_dsn', 'redact_dsn', 'open_run_store',
-           'LiveRun', 'check_trades', 'read_run', 'RunWindow', 'bar_of', 'locate', 'replay_run', 'as_rows', 'Tolerance',
-           'compare_trades', 'daily_returns', 'max_drawdown', 'drawdown_quantile', 'Bounds', 'Check', 'check_sharpe',
-           'check_drawdown', 'poisson_cdf', 'check_trade_rate', 'MonitorSettings', 'monitor_settings',
-           'expectation_window', 'monitor', 'diff_line', 'report_text', 'make_notifier', 'alert_text', 'send_alert',
-           'main']
+__all__ = ['DIFF_COLUMNS', 'SMALL_EXPECTED', 'EXPECT', 'FIGURES', 'STORE_HELP', 'MonitorError', 'is_dsn', 'redact_dsn',
+           'open_run_store', 'LiveRun', 'check_trades', 'read_run', 'RunWindow', 'bar_of', 'locate', 'replay_run',
+           'as_rows', 'Tolerance', 'compare_trades', 'daily_returns', 'max_drawdown', 'drawdown_quantile', 'Bounds',
+           'Check', 'check_sharpe', 'check_drawdown', 'poisson_cdf', 'check_trade_rate', 'MonitorSettings',
+           'monitor_settings', 'expectation_window', 'monitor', 'diff_line', 'report_text', 'make_notifier',
+           'alert_text', 'send_alert', 'main']
 
 # %% ../nbs/17_monitor.ipynb #32abd6aa
 class MonitorError(ValueError):
@@ -542,13 +542,15 @@ def send_alert(rep: dict, notifier) -> bool:
 _FLAGS = {"price_tol": "tolerance__price_pips", "lots_tol": "tolerance__lots", "time_tol": "tolerance__bars", "pnl_tol": "tolerance__pnl",
           "min_psr": "bounds__min_psr", "dd_quantile": "bounds__dd_quantile", "rate_alpha": "bounds__rate_alpha", "min_days": "bounds__min_days"}
 
+STORE_HELP = ("the run's trade store: a SQLite file (the bot's --store) or a PostgreSQL DSN (postgresql://user@host/db or "
+              "'host=... dbname=...'); default: the SQLite file config.json's store writes (for a remote store, its local copy)")
+
 def _parser():
     import argparse
     ap = argparse.ArgumentParser(prog="python -m novosky.monitor", description=main.__doc__,
         epilog="exit status: 0 every bound holds; 3 a bound is breached (parity or performance) and the alert was sent; "
                "1 the run could not be checked (the error says why); 2 a bad command line")
-    ap.add_argument("--store", help="the run's trade store: a SQLite file (the bot's --store) or a PostgreSQL DSN (postgresql://user@host/db "
-                    "or 'host=... dbname=...'); default: the SQLite file config.json's store writes (for a remote store, its local copy)")
+    ap.add_argument("--store", help=STORE_HELP)
     ap.add_argument("--bars", help="OHLCV file covering the run's bars (MT5 export, CSV/Parquet); default: the bundled EURUSD sample, "
                     "which the paper bot replays")
     add_data_args(ap)
